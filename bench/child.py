@@ -1,0 +1,145 @@
+"""The process one strategy run lives in: `python -m bench.child RESULTS_DIR LABEL`.
+
+Each strategy runs in a fresh interpreter so that one run's torch threads, Ray instance or
+forked workers cannot leak into the next, and so the probes' root pid is exactly that run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench import threads as thread_policy
+from bench.config import Config
+from bench.errors import BenchError, StrategyUnavailable
+from bench.results import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
+from bench.runspec import parse
+from bench.strategies import StrategyContext, get
+from bench.workload.objective import objective_from_config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_UNAVAILABLE = 3
+
+
+def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if cfg.sampler == "random":
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.RandomSampler(seed=cfg.sampler_seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed)
+    return optuna.create_study(
+        storage=cfg.storage, sampler=sampler, direction=direction,
+        study_name=f"{run_id}-{label}", load_if_exists=False,
+    )
+
+
+def run_child(run_dir: Path, label: str) -> int:
+    rd = RunDir(run_dir)
+    meta = rd.meta()
+    cfg = Config.from_dict(meta["config"])
+    spec = parse(label, cfg)
+    runs_out = rd.appender(RUNS_FILE)
+    started = time.time()
+    base: dict[str, Any] = {
+        "run": label, "strategy": spec.strategy, "threads_policy": spec.threads_policy,
+        "start_method": spec.start_method, "workers": cfg.workers if spec.strategy != "sequential" else 1,
+        "pid": os.getpid(), "process_start": _process_start(), "start": started,
+    }
+    cls = get(spec.strategy)
+    avail = cls.available()
+    objective = objective_from_config(cfg)
+    space = None
+    if avail.ok and cls.needs_search_space:
+        space = objective.search_space()
+        if space is None:
+            avail = avail.__class__(
+                False, "the objective is define-by-run with no declared search_space; "
+                "use optuna-journal or optuna-threads, or give the function a search_space",
+            )
+    if not avail.ok:
+        runs_out.append({**base, "status": "unavailable", "reason": avail.reason, "end": time.time()})
+        return EXIT_UNAVAILABLE
+    workers = base["workers"]
+    threads = thread_policy.resolve(
+        spec.threads_policy if spec.threads_policy in ("auto", "unlimited") else int(spec.threads_policy),
+        workers, meta["machine"]["usable_cores"],
+    )
+    direction = cfg.direction or ("maximize" if cfg.objective is None else "minimize")
+    deadline = meta.get("deadline")
+    ctx = StrategyContext(
+        label=label, config=cfg, objective=objective,
+        study=make_study(cfg, label, meta["run_id"], direction), workers=workers,
+        threads_policy=spec.threads_policy, threads=threads, start_method=spec.start_method,
+        trial_timeout=cfg.trial_timeout, deadline=deadline,
+        heartbeat_path=str(rd.file(HEARTBEATS_FILE)), trials_out=rd.appender(TRIALS_FILE),
+        strategy=spec.strategy, search_space=space,
+    )
+    signalled: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # First signal: stop asking, let the strategy clean up its workers. Second: give up.
+        signalled.append(signum)
+        ctx.stop.set()
+        if len(signalled) > 1:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    strategy = cls()
+    status, reason = "ok", ""
+    try:
+        strategy.run(ctx)
+    except StrategyUnavailable as exc:
+        status, reason = "unavailable", str(exc)
+    except BenchError as exc:
+        status, reason = "failed", str(exc)
+    except KeyboardInterrupt:
+        status, reason = "interrupted", "interrupted twice"
+    except Exception as exc:
+        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    if status == "ok" and signalled:
+        status, reason = "interrupted", f"signal {signalled[0]}"
+    elif status == "ok" and ctx.asked < ctx.n_trials and ctx.should_stop():
+        status, reason = "timeout", "the whole-run --timeout ended the run"
+    ctx.cancel_pending(reason or "run ended before the trial finished")
+    end = time.time()
+    runs_out.append({
+        **base, "status": status, "reason": reason, "end": end, "wall": end - started,
+        "threads": threads, "trials_asked": ctx.asked, "trials_told": ctx.told,
+    })
+    if signalled:
+        return 128 + signalled[0]
+    return {"ok": EXIT_OK, "timeout": EXIT_OK, "unavailable": EXIT_UNAVAILABLE}.get(status, EXIT_FAILED)
+
+
+def _process_start() -> float:
+    import psutil
+
+    return float(psutil.Process().create_time())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m bench.child RESULTS_DIR LABEL", file=sys.stderr)
+        return 2
+    try:
+        return run_child(Path(args[0]), args[1])
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

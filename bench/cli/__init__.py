@@ -1,0 +1,70 @@
+"""`bench` command line: one module per subcommand, one exit point."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import NoReturn
+
+from bench import __version__
+from bench.errors import BenchError
+
+# name -> (module, one-line help); modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("bench.cli.compare", "run the search under several strategies and compare them"),
+    "run": ("bench.cli.run", "run the search under one strategy"),
+    "strategies": ("bench.cli.strategies", "list strategies and whether they can run here"),
+    "report": ("bench.cli.report", "regenerate the markdown report from a results directory"),
+    "gate": ("bench.cli.gate", "fail (exit 1) when a results directory regresses"),
+    "attach": ("bench.cli.attach", "probe a live process: processes, threads, CPU, GIL"),
+    "sweep": ("bench.cli.sweep", "run one strategy at several worker counts and fit a scaling model"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2, without the usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(BenchError):
+    pass
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog="bench", description="Why doesn't my parallel search use my cores?")
+    parser.add_argument("--version", action="version", version=f"corebench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            importlib.import_module(module_name).add_arguments(p)
+        else:
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, dispatch, and turn every BenchError into one line on stderr and its exit code."""
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in args_list if a in COMMANDS), None)
+    try:
+        parser = build_parser(command)
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        module = importlib.import_module(COMMANDS[args.command][0])
+        return int(module.run(args))
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+def console_main() -> NoReturn:
+    sys.exit(main())

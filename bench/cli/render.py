@@ -1,0 +1,30 @@
+"""Terminal rendering shared by commands (rich tables)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.results import RunDir
+from bench.summary import summarize
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def print_summary(rd: RunDir, console: Console | None = None) -> None:
+    rows = summarize(rd.runs(), rd.trials())
+    table = Table(title=f"corebench summary: {rd.path}")
+    for col in ("run", "status", "workers", "threads", "pids", "trials done", "wall", "startup",
+                "speedup", "efficiency", "wall speedup"):
+        table.add_column(col, justify="right" if col not in ("run", "status") else "left")
+    for r in rows:
+        table.add_row(
+            r.label, r.status if not r.reason or r.status == "ok" else f"{r.status}: {r.reason[:60]}",
+            str(r.workers), "default" if r.threads is None else str(r.threads), str(r.pids),
+            f"{r.trials_done}" + (f" (+{r.trials_failed} not ok)" if r.trials_failed else ""),
+            _fmt(r.wall, ".1f", " s"), _fmt(r.startup, ".1f", " s"), _fmt(r.speedup, ".2f", "x"),
+            _fmt(r.efficiency, ".0%"), _fmt(r.wall_speedup, ".2f", "x"),
+        )
+    (console or Console(width=140)).print(table)

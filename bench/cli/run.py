@@ -1,0 +1,23 @@
+"""`bench run`: one strategy (no sequential baseline unless asked)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli._options import add_search_arguments, resolve_config
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", required=True, help="a strategy name or variant (pool@unlimited/spawn)")
+    p.add_argument("--baseline", action="store_true", help="also run sequential, for a speedup figure")
+    p.add_argument("--no-report", action="store_true", help="skip writing the markdown report")
+    add_search_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.cli.compare import execute, finish
+
+    cfg = resolve_config(args, strategies=args.strategy)
+    rd = execute(cfg, name=args.name, argv=sys.argv, baseline=args.baseline)
+    return finish(rd, write_report=not args.no_report)

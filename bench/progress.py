@@ -1,0 +1,164 @@
+"""Live progress of one strategy run: trials done, and per worker the trial and GA generation.
+
+Reads the run's heartbeats.jsonl and trials.jsonl incrementally, so it works the same for threads,
+processes and Ray tasks. A rich live table on a terminal; plain periodic lines otherwise (CI).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+PLAIN_EVERY_S = 10.0
+
+
+class _Tail:
+    """Incremental reader of an append-only JSONL file (keeps a partial last line for later)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.buf = b""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+
+@dataclass
+class WorkerState:
+    trial: int
+    step: int
+    total: int
+    t: float
+
+
+class ProgressState:
+    """What the display shows, folded from heartbeats and trial records of one run label."""
+
+    def __init__(self, label: str, total_trials: int) -> None:
+        self.label = label
+        self.total = total_trials
+        self.done = 0
+        self.failed = 0
+        self.workers: dict[str, WorkerState] = {}
+        self.last_beat = time.time()
+
+    def fold(self, beats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> None:
+        for b in beats:
+            if b.get("run") != self.label:
+                continue
+            key = f"{b.get('pid')}:{b.get('tid')}"
+            self.workers[key] = WorkerState(int(b["trial"]), int(b["step"]), int(b["total"]), float(b["t"]))
+            self.last_beat = max(self.last_beat, float(b["t"]))
+        for t in trials:
+            if t.get("run") != self.label:
+                continue
+            self.done += 1
+            if t.get("state") != "complete":
+                self.failed += 1
+            for key, w in list(self.workers.items()):
+                if w.trial == t.get("number"):
+                    del self.workers[key]
+
+    def line(self) -> str:
+        parts = [f"[{self.label}] {self.done}/{self.total} trials done"]
+        if self.failed:
+            parts.append(f"({self.failed} not complete)")
+        busy = sorted(self.workers.items(), key=lambda kv: kv[1].trial)
+        if busy:
+            desc = ", ".join(f"trial {w.trial} at {w.step}/{w.total}" for _, w in busy[:8])
+            parts.append(f"in flight: {desc}")
+        parts.append(f"last heartbeat {time.time() - self.last_beat:.0f}s ago")
+        return "; ".join(parts)
+
+
+class Progress:
+    """Background display; `with Progress(...)` around the wait for one strategy run."""
+
+    def __init__(
+        self, run_dir: Path, label: str, total_trials: int, *, live: bool | None = None,
+        stream: TextIO | None = None, interval: float = 0.5,
+    ) -> None:
+        self.state = ProgressState(label, total_trials)
+        self.beats = _Tail(run_dir / "heartbeats.jsonl")
+        self.trials = _Tail(run_dir / "trials.jsonl")
+        # Skip what earlier runs wrote: this display is about one label from now on.
+        for tail in (self.beats, self.trials):
+            try:
+                tail.offset = tail.path.stat().st_size
+            except FileNotFoundError:
+                pass
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-progress", daemon=True)
+
+    def __enter__(self) -> Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def poll(self) -> None:
+        self.state.fold(self.beats.read(), self.trials.read())
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        s = self.state
+        table = Table(title=f"{s.label}: {s.done}/{s.total} trials", expand=False)
+        table.add_column("worker")
+        table.add_column("trial", justify="right")
+        table.add_column("progress")
+        table.add_column("beat", justify="right")
+        now = time.time()
+        for key, w in sorted(s.workers.items(), key=lambda kv: kv[1].trial):
+            frac = w.step / w.total if w.total else 0.0
+            bar = "█" * int(frac * 20) + "·" * (20 - int(frac * 20))
+            table.add_row(key, str(w.trial), f"{bar} {w.step}/{w.total}", f"{now - w.t:.0f}s")
+        return table
+
+    def _loop(self) -> None:
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            with Live(self._render(), console=Console(file=self.stream), refresh_per_second=4,
+                      transient=True) as live:
+                while not self._stop.wait(self.interval):
+                    self.poll()
+                    live.update(self._render())
+            self.poll()
+            print(self.state.line(), file=self.stream)
+            return
+        last = 0.0
+        while not self._stop.wait(self.interval):
+            self.poll()
+            if time.time() - last >= PLAIN_EVERY_S:
+                last = time.time()
+                print(self.state.line(), file=self.stream, flush=True)
+        self.poll()
+        print(self.state.line(), file=self.stream, flush=True)

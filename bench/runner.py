@@ -1,0 +1,192 @@
+"""Runs a plan of strategy runs, each in its own child process, with probes and live progress."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench import __version__
+from bench.config import Config
+from bench.errors import Interrupted
+from bench.progress import Progress
+from bench.reaper import Reaper, become_subreaper
+from bench.results import RUNS_FILE, SAMPLES_FILE, RunDir
+from bench.runspec import base_name
+
+# After the run deadline, how long a child gets to cancel its trials and write its record.
+DEADLINE_GRACE_S = 10.0
+# After SIGTERM to a child, how long before everything it started is killed.
+TERM_GRACE_S = 3.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    label: str
+    status: str
+    exit_code: int
+
+
+def plan(cfg: Config, baseline: bool = True) -> list[str]:
+    """The run labels in order; sequential first when a baseline is wanted."""
+    labels = list(cfg.strategies)
+    if baseline and "sequential" not in (base_name(label) for label in labels):
+        labels.insert(0, "sequential")
+    labels.sort(key=lambda label: 0 if base_name(label) == "sequential" else 1)
+    return labels
+
+
+def _child_env(cfg: Config) -> dict[str, str]:
+    env = dict(os.environ)
+    # The child must import this very checkout, also when run from another directory.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def _signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def create_run_dir(cfg: Config, argv: list[str] | None = None, name: str | None = None) -> RunDir:
+    from probes.machine import fingerprint, git_state
+
+    rd = RunDir.create(cfg.out, name)
+    started = time.time()
+    rd.write_meta({
+        "run_id": uuid.uuid4().hex[:8],
+        "created": started,
+        "corebench_version": __version__,
+        "command": argv if argv is not None else sys.argv,
+        "config": cfg.to_dict(),
+        "machine": fingerprint(),
+        "git": git_state(),
+        "deadline": started + cfg.timeout if cfg.timeout else None,
+        "plan": [],
+    })
+    return rd
+
+
+def run_plan(
+    cfg: Config, labels: list[str], rd: RunDir, *, live: bool | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> list[RunOutcome]:
+    """Run each label in a child process; probes watch it; nothing outlives the call."""
+    from probes.session import ProbeSession
+    from probes.sink import JsonlSink
+
+    meta = rd.meta()
+    meta["plan"] = labels
+    rd.write_meta(meta)
+    become_subreaper()
+    reaper = Reaper()
+    deadline: float | None = meta.get("deadline")
+    signalled: list[int] = []
+    current: list[subprocess.Popen[bytes]] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signalled.append(signum)
+        for proc in current:
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGTERM)
+
+    outcomes: list[RunOutcome] = []
+    sink = JsonlSink(rd.file(SAMPLES_FILE))
+    say = on_event or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        with _signals_to(on_signal):
+            for label in labels:
+                if signalled:
+                    break
+                if deadline is not None and time.time() >= deadline:
+                    say(f"[{label}] skipped: the run's --timeout is spent")
+                    rd.appender(RUNS_FILE).append({"run": label, "strategy": base_name(label),
+                                                   "status": "skipped", "reason": "run timeout spent"})
+                    continue
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "bench.child", str(rd.path), label], env=_child_env(cfg),
+                )
+                current[:] = [proc]
+                say(f"[{label}] started (pid {proc.pid})")
+                with ProbeSession(
+                    proc.pid, sink.append, interval=cfg.probe_interval,
+                    stack_interval=cfg.stack_interval, stacks=cfg.stacks, tags={"run": label},
+                ), Progress(rd.path, label, cfg.trials, live=live):
+                    code = _wait(proc, deadline, reaper, signalled)
+                current.clear()
+                reaper.kill_all(grace=TERM_GRACE_S)
+                status = _record_outcome(rd, label, code, signalled)
+                outcomes.append(RunOutcome(label, status, code))
+                say(f"[{label}] {status}")
+    finally:
+        for proc in current:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        reaper.kill_all(grace=TERM_GRACE_S)
+    meta = rd.meta()
+    meta["end"] = time.time()
+    meta["outcomes"] = [o.__dict__ for o in outcomes]
+    rd.write_meta(meta)
+    if signalled:
+        raise Interrupted(signalled[0])
+    return outcomes
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float | None, reaper: Reaper, signalled: list[int]
+) -> int:
+    term_sent_at: float | None = None
+    while True:
+        reaper.poll()
+        try:
+            return proc.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.time()
+        if signalled and term_sent_at is None:
+            term_sent_at = now
+        if deadline is not None and now > deadline + DEADLINE_GRACE_S and term_sent_at is None:
+            proc.send_signal(signal.SIGTERM)
+            term_sent_at = now
+        if term_sent_at is not None and now - term_sent_at > TERM_GRACE_S:
+            reaper.kill_all(grace=1.0)
+            proc.kill()
+            return proc.wait()
+
+
+def _record_outcome(rd: RunDir, label: str, code: int, signalled: list[int]) -> str:
+    """The child writes its own record; if it died before that, write one for it."""
+    for rec in reversed(rd.runs()):
+        if rec.get("run") == label:
+            return str(rec.get("status", "unknown"))
+    status = "interrupted" if signalled else "crashed"
+    rd.appender(RUNS_FILE).append({
+        "run": label, "strategy": base_name(label), "status": status,
+        "reason": f"runner process exited with code {code} before recording its result",
+        "end": time.time(),
+    })
+    return status
+
+
+def load_runs(rd: RunDir) -> dict[str, dict[str, Any]]:
+    """The last record per label (a label is run at most once per results dir)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec in rd.runs():
+        out[str(rec.get("run"))] = rec
+    return out

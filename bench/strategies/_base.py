@@ -1,0 +1,137 @@
+"""The common interface of every parallel strategy, and the context a strategy runs in."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bench.results import JsonlAppender
+from bench.trial import CANCELLED, COMPLETE, TrialRecord, TrialSpec
+
+if TYPE_CHECKING:
+    import optuna
+
+    from bench.config import Config
+    from bench.workload.objective import ObjectiveRef
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a strategy can run here, and why not."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class StrategyContext:
+    """What a strategy gets: the study (ask/tell lives here), the knobs, and where results go."""
+
+    label: str
+    config: Config
+    objective: ObjectiveRef
+    study: optuna.Study
+    workers: int
+    threads_policy: str
+    threads: int | None
+    start_method: str
+    trial_timeout: float | None
+    deadline: float | None
+    heartbeat_path: str
+    trials_out: JsonlAppender
+    strategy: str = ""
+    search_space: dict[str, Any] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    asked: int = 0
+    told: int = 0
+    _pending: dict[int, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def n_trials(self) -> int:
+        return self.config.trials
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    def should_stop(self) -> bool:
+        left = self.time_left()
+        return self.stop.is_set() or (left is not None and left <= 0)
+
+    def ask(self) -> TrialSpec | None:
+        """Next trial, sampled in this (parent) process; None when all N are asked or we must stop."""
+        with self._lock:
+            if self.asked >= self.n_trials or self.should_stop():
+                return None
+            trial = self.study.ask(fixed_distributions=self.search_space)
+            self.asked += 1
+            self._pending[trial.number] = trial
+            return self.spec_for(trial.number, dict(trial.params))
+
+    def spec_for(self, number: int, params: dict[str, Any]) -> TrialSpec:
+        return TrialSpec(
+            number=number, params=params, objective=self.objective, run=self.label,
+            threads=self.threads, heartbeat_path=self.heartbeat_path,
+        )
+
+    def tell(self, record: TrialRecord) -> None:
+        """Record a finished trial (appended at once) and tell the study, if it asked it here."""
+        import optuna
+
+        record = record.with_(run=self.label, strategy=self.strategy)
+        with self._lock:
+            trial = self._pending.pop(record.number, None)
+            self.told += 1
+        self.trials_out.append(record.to_dict())
+        if trial is not None:
+            if record.state == COMPLETE and record.value is not None:
+                self.study.tell(trial, record.value)
+            else:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def record_only(self, record: TrialRecord) -> None:
+        """Append a trial the study already knows (strategies whose workers tell the study)."""
+        self.trials_out.append(record.with_(run=self.label, strategy=self.strategy).to_dict())
+        with self._lock:
+            self.told += 1
+
+    def cancel_pending(self, reason: str) -> None:
+        """Record every asked-but-unfinished trial as cancelled (run timeout or interrupt)."""
+        import optuna
+
+        with self._lock:
+            pending = list(self._pending.items())
+            self._pending.clear()
+        now = time.time()
+        for number, trial in pending:
+            rec = TrialRecord(
+                number=number, state=CANCELLED, value=None, params=dict(trial.params), start=now,
+                end=now, pid=0, worker="", torch_threads=self.threads, run=self.label,
+                strategy=self.strategy, error=reason,
+            )
+            self.trials_out.append(rec.to_dict())
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+class Strategy(ABC):
+    """A way to run N trials with W workers. Subclasses live one per module, registered by name."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "inline" | "threads" | "processes" | "ray"
+    summary: ClassVar[str]
+    # Can a running trial be stopped at its timeout? Threads cannot be killed in Python.
+    can_stop_trial: ClassVar[bool] = True
+    # Does it sample parameters in the parent (ask/tell), needing a declared search space?
+    needs_search_space: ClassVar[bool] = True
+    uses_start_method: ClassVar[bool] = False
+
+    @classmethod
+    def available(cls) -> Availability:
+        return Availability(True)
+
+    @abstractmethod
+    def run(self, ctx: StrategyContext) -> None:
+        """Run ctx.n_trials trials; record each through ctx.tell as it finishes; never hang."""

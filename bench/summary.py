@@ -1,0 +1,79 @@
+"""Per-run figures from recorded data: wall, trials done, throughput, speedup vs sequential.
+
+Speedup is measured from useful throughput (completed trials per second over the working phase,
+first trial start to last trial end) against the sequential run of the same results directory.
+One-time start-up (worker spawn, imports, Ray start) is reported separately as `startup`, and
+`wall_speedup` gives the end-to-end figure that includes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench.runspec import base_name
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One strategy run's headline numbers, all derived from runs.jsonl and trials.jsonl."""
+
+    label: str
+    strategy: str
+    status: str
+    workers: int
+    threads: int | None
+    threads_policy: str
+    start_method: str
+    wall: float | None  # strategy run, start-up included
+    startup: float | None  # run start to first trial start
+    work_wall: float | None  # first trial start to last trial end
+    trials_done: int
+    trials_failed: int
+    throughput: float | None  # completed trials per second of work_wall
+    speedup: float | None  # throughput / sequential throughput
+    efficiency: float | None  # speedup / workers
+    wall_speedup: float | None  # sequential wall per trial / this wall per trial
+    pids: int  # distinct worker pids in the trial records
+    reason: str = ""
+
+
+def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[RunSummary]:
+    last: dict[str, dict[str, Any]] = {}
+    for rec in runs:
+        last[str(rec.get("run"))] = rec
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for t in trials:
+        by_run.setdefault(str(t.get("run")), []).append(t)
+    rows: list[RunSummary] = []
+    for label, rec in last.items():
+        ts = by_run.get(label, [])
+        ok = [t for t in ts if t.get("state") == "complete"]
+        started = [t for t in ts if t.get("pid")]
+        wall = rec.get("wall")
+        work = None
+        if ok:
+            work = max(float(t["end"]) for t in ts if t.get("end")) - min(float(t["start"]) for t in started or ok)
+        startup = None
+        if started and rec.get("start") is not None:
+            startup = max(0.0, min(float(t["start"]) for t in started) - float(rec["start"]))
+        rows.append(RunSummary(
+            label=label, strategy=str(rec.get("strategy") or base_name(label)),
+            status=str(rec.get("status")), workers=int(rec.get("workers") or 1),
+            threads=rec.get("threads"), threads_policy=str(rec.get("threads_policy") or ""),
+            start_method=str(rec.get("start_method") or ""), wall=wall, startup=startup,
+            work_wall=work, trials_done=len(ok), trials_failed=len(ts) - len(ok),
+            throughput=len(ok) / work if work and ok else None, speedup=None, efficiency=None,
+            wall_speedup=None, pids=len({t.get("pid") for t in started}),
+            reason=str(rec.get("reason") or ""),
+        ))
+    base = next((r for r in rows if r.strategy == "sequential" and r.throughput), None)
+    out = []
+    for r in rows:
+        if base is not None and base.throughput and r.throughput:
+            sp = r.throughput / base.throughput
+            r = replace(r, speedup=sp, efficiency=sp / max(1, r.workers))
+            if base.wall and r.wall and r.trials_done and base.trials_done:
+                r = replace(r, wall_speedup=(base.wall / base.trials_done) / (r.wall / r.trials_done))
+        out.append(r)
+    return out

@@ -1,0 +1,111 @@
+"""One trial: what a worker is sent (TrialSpec), what it sends back (TrialRecord), and `execute`."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from bench import heartbeat
+from bench import threads as thread_policy
+from bench.workload.objective import ObjectiveRef
+
+COMPLETE = "complete"
+FAILED = "failed"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+CANCELLED = "cancelled"
+STATES = (COMPLETE, FAILED, TIMEOUT, CRASHED, CANCELLED)
+ERROR_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to run one trial; picklable, sent to any process."""
+
+    number: int
+    params: dict[str, Any]
+    objective: ObjectiveRef
+    run: str
+    threads: int | None = None
+    heartbeat_path: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial, as appended to trials.jsonl."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    start: float
+    end: float
+    pid: int
+    worker: str
+    torch_threads: int | None
+    run: str = ""
+    strategy: str = ""
+    host: str = field(default_factory=socket.gethostname)
+    error: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_(self, **changes: Any) -> TrialRecord:
+        return replace(self, **changes)
+
+
+def error_summary(exc: BaseException) -> str:
+    """`Type: message (file:line)`, short enough for a table cell."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+    text = f"{type(exc).__name__}: {exc}{where}"
+    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
+
+
+def lost(spec: TrialSpec, state: str, error: str, start: float, pid: int = 0, worker: str = "") -> TrialRecord:
+    """A record for a trial that never reported back (killed, timed out, crashed, cancelled)."""
+    return TrialRecord(
+        number=spec.number, state=state, value=None, params=dict(spec.params), start=start,
+        end=time.time(), pid=pid, worker=worker, torch_threads=spec.threads, run=spec.run, error=error,
+    )
+
+
+def execute(spec: TrialSpec) -> TrialRecord:
+    """Run one trial in the current process/thread; never raises for the objective's failures."""
+    import optuna
+
+    thread_policy.apply(spec.threads)
+    start = time.time()
+    heartbeat.attach(spec.heartbeat_path, spec.run, spec.number, worker_id())
+    heartbeat.beat(0, 1, force=True)
+    state, value, error = COMPLETE, None, None
+    try:
+        objective = spec.objective.load()
+        trial = optuna.trial.FixedTrial(spec.params, number=spec.number)
+        value = float(objective(trial))
+        if math.isnan(value):
+            state, value, error = FAILED, None, "objective returned NaN"
+    except Exception as exc:
+        state, error = FAILED, error_summary(exc)
+    finally:
+        heartbeat.detach()
+    return TrialRecord(
+        number=spec.number, state=state, value=value, params=dict(spec.params), start=start,
+        end=time.time(), pid=os.getpid(), worker=worker_id(),
+        torch_threads=thread_policy.current_torch_threads(), run=spec.run, error=error,
+    )

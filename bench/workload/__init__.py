@@ -1,0 +1,1 @@
+"""The reference workload: neuroevolution of small PyTorch networks by a genetic algorithm."""

@@ -1,0 +1,147 @@
+"""Machine facts: cores (logical, physical, usable), memory, CPU model, library versions, thread env."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# The only environment variables a result may record: thread and library settings.
+ENV_WHITELIST = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "OMP_PROC_BIND",
+    "GOMP_SPINCOUNT",
+    "KMP_BLOCKTIME",
+    "KMP_AFFINITY",
+    "RAY_ADDRESS",
+    "PYTHONHASHSEED",
+)
+LIBRARIES = ("torch", "optuna", "joblib", "ray", "psutil", "py-spy", "threadpoolctl", "numpy", "rich")
+
+
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs allowed by the cgroup quota (v2 cpu.max, v1 cfs_quota), or None when unlimited."""
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+        if text:
+            return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        if quota > 0 and period > 0:
+            return quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def usable_cores() -> int:
+    """CPU affinity of this process intersected with the cgroup quota (at least 1)."""
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        affinity = min(affinity, max(1, int(limit)))
+    return max(1, affinity)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def library_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def thread_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if environ is None else environ
+    return {k: env[k] for k in ENV_WHITELIST if k in env}
+
+
+def git_state(cwd: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout the code runs from (None outside git)."""
+    here = cwd or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=5,
+        )
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def threadpools() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the native thread pools loaded in this process."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer")
+    return [{k: info.get(k) for k in keep} for info in threadpool_info()]
+
+
+def fingerprint(include_torch: bool = True) -> dict[str, Any]:
+    """The machine facts a result carries, with a short id that says 'same machine shape'."""
+    import psutil
+
+    logical = psutil.cpu_count(logical=True) or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    facts: dict[str, Any] = {
+        "hostname": platform.node(),
+        "cpu_model": cpu_model(),
+        "logical_cores": logical,
+        "physical_cores": physical,
+        "smt": logical > physical,
+        "usable_cores": usable_cores(),
+        "cgroup_cpu_limit": cgroup_cpu_limit(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": library_versions(),
+        "thread_env": thread_env(),
+    }
+    if include_torch:
+        try:
+            import torch
+
+            facts["torch_threads"] = torch.get_num_threads()
+            facts["torch_interop_threads"] = torch.get_num_interop_threads()
+        except ImportError:
+            facts["torch_threads"] = None
+        facts["threadpools"] = threadpools()
+    key = f"{facts['cpu_model']}|{logical}|{physical}|{facts['usable_cores']}|{facts['memory_bytes'] // 2**30}"
+    facts["id"] = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return facts
