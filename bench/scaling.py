@@ -1,0 +1,571 @@
+"""Scaling models fitted to a worker sweep: Amdahl's law and the Universal Scalability Law (USL).
+
+    Amdahl  S(n) = 1 / (s + (1 - s) / n)               serial fraction s in [0, 1]
+    USL     S(n) = n / (1 + a (n - 1) + b n (n - 1))    contention a in [0, 1], coherency b >= 0
+
+USL with b = 0 is Amdahl with s = a, so USL is the more general model and gives the central
+prediction when it can be fitted. Measured speedups are relative to the smallest worker count of the
+sweep (normally 1); the models are fitted to that ratio, S(n) / S(n0), so a sweep without a 1-worker
+point is still used, and predictions are always speedup over 1 worker.
+
+Identifiability: normalising to the base count uses up one observation, so a model with k
+parameters needs k worker counts besides the base. Two counts fit Amdahl exactly (no error
+estimate) and leave USL "not fitted"; three fit USL exactly; error estimates need one more.
+
+Uncertainty band (`BAND_METHOD`): for each fitted model, a 95% confidence band for the curve from
+the parameter covariance (least-squares Jacobian, residual variance with n - 1 - k degrees of
+freedom), by drawing parameters from the multivariate Student t with those degrees of freedom,
+clipping them to the physical bounds, and taking the 2.5% / 97.5% quantiles of S(cores). The range
+reported per core count is the envelope of the fitted models' bands (an exact fit contributes its
+point estimate), so it covers both parameter noise and the disagreement between models, which is
+what dominates extrapolation from a few workers to 128. Draws use a fixed seed: same data, same
+band.
+
+Everything here is a pure function of plain data except `load_sweep` and `catalog_cores`, which read
+one file each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomllib
+
+from bench.errors import BenchError, ResultsError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+SWEEP_FILE = "sweep.json"
+SWEEP_KIND = "corebench-sweep"
+SWEEP_SCHEMA_VERSION = 1
+DEFAULT_CORES = (4, 16, 128)
+PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.toml"
+BAND_LEVEL = 0.95
+BAND_DRAWS = 4000
+BAND_SEED = 0
+SUPERLINEAR = 1.1  # efficiency above this is beyond measurement noise
+BOUND_TOL = 1e-9  # a parameter this close to a bound is reported as held by it
+BAND_METHOD = (
+    "95% band: per model, parameters drawn from a multivariate Student t (least-squares "
+    "covariance, n-1-k degrees of freedom), clipped to their bounds, 2.5/97.5% quantiles of "
+    "S(cores); the range is the envelope over the fitted models (an exact fit adds its point "
+    "estimate)."
+)
+
+FITTED = "fitted"  # more observations than parameters: standard errors and a band
+EXACT = "exact"  # as many informative observations as parameters: passes through them, no errors
+NOT_FITTED = "not_fitted"  # fewer: under-determined
+
+
+class ScalingInputError(BenchError):
+    """Points a scaling model cannot be fitted to (no points, worker count < 1, speedup <= 0)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement: speedup at `workers`, relative to the sweep's smallest worker count."""
+
+    workers: int
+    speedup: float
+
+
+@dataclass(frozen=True)
+class Param:
+    """A fitted parameter; `stderr` is None for an exact fit, `at_bound` when a bound holds it."""
+
+    name: str
+    value: float
+    stderr: float | None
+    at_bound: bool = False
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    params: tuple[str, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    starts: tuple[tuple[float, ...], ...]
+    formula: str
+
+
+MODELS: dict[str, _Model] = {
+    "amdahl": _Model(
+        "amdahl", ("s",), (0.0,), (1.0,), ((0.05,), (0.5,), (0.95,)), "S(n) = 1 / (s + (1 - s) / n)"
+    ),
+    "usl": _Model(
+        "usl", ("a", "b"), (0.0, 0.0), (1.0, math.inf),
+        ((0.05, 1e-4), (0.3, 1e-2), (0.01, 1e-6), (0.8, 0.1)),
+        "S(n) = n / (1 + a (n - 1) + b n (n - 1))",
+    ),
+}
+
+
+def amdahl(n: float, s: float) -> float:
+    """Amdahl speedup over 1 worker at n workers for serial fraction s."""
+    return 1.0 / (s + (1.0 - s) / n)
+
+
+def usl(n: float, a: float, b: float) -> float:
+    """USL speedup over 1 worker at n workers for contention a and coherency b."""
+    return n / (1.0 + a * (n - 1.0) + b * n * (n - 1.0))
+
+
+def _curve(model: str, n: Any, theta: Any) -> Any:
+    """The model on numpy arrays (broadcasts n against the parameters)."""
+    if model == "amdahl":
+        (s,) = theta
+        return 1.0 / (s + (1.0 - s) / n)
+    a, b = theta
+    return n / (1.0 + a * (n - 1.0) + b * n * (n - 1.0))
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """One model fitted to a sweep: parameters, goodness of fit, and how much the data pins it."""
+
+    model: str
+    status: str  # FITTED | EXACT | NOT_FITTED
+    reason: str
+    params: tuple[Param, ...]
+    covariance: tuple[tuple[float, ...], ...] | None
+    dof: int  # observations - 1 (normalisation) - parameters
+    r2: float | None
+    rmse: float | None
+    base_workers: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (FITTED, EXACT)
+
+    @property
+    def formula(self) -> str:
+        return MODELS[self.model].formula
+
+    def value(self, name: str) -> float:
+        return next(p.value for p in self.params if p.name == name)
+
+    def speedup(self, n: float) -> float:
+        """Modelled speedup over 1 worker at n workers; ScalingInputError if not fitted."""
+        if not self.ok:
+            raise ScalingInputError(f"{self.model} is not fitted: {self.reason}")
+        return float(_curve(self.model, float(n), [p.value for p in self.params]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "status": self.status, "reason": self.reason,
+            "formula": self.formula,
+            "params": {p.name: {"value": p.value, "stderr": p.stderr, "at_bound": p.at_bound}
+                       for p in self.params},
+            "covariance": [list(row) for row in self.covariance] if self.covariance else None,
+            "dof": self.dof, "r2": self.r2, "rmse": self.rmse, "base_workers": self.base_workers,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelFit:
+        params = tuple(
+            Param(name, float(p["value"]), p.get("stderr"), bool(p.get("at_bound", False)))
+            for name, p in (d.get("params") or {}).items()
+        )
+        cov = d.get("covariance")
+        return cls(
+            model=str(d["model"]), status=str(d["status"]), reason=str(d.get("reason", "")),
+            params=params,
+            covariance=tuple(tuple(float(x) for x in row) for row in cov) if cov else None,
+            dof=int(d.get("dof", 0)), r2=d.get("r2"), rmse=d.get("rmse"),
+            base_workers=int(d.get("base_workers", 1)),
+        )
+
+
+def _check_points(points: Sequence[Point]) -> tuple[Point, ...]:
+    if not points:
+        raise ScalingInputError("no sweep points to fit; run at least two worker counts")
+    for p in points:
+        if isinstance(p.workers, bool) or not isinstance(p.workers, int) or p.workers < 1:
+            raise ScalingInputError(f"worker count must be an integer >= 1, got {p.workers!r}")
+        sp = p.speedup
+        if isinstance(sp, bool) or not isinstance(sp, (int, float)) or not math.isfinite(sp):
+            raise ScalingInputError(
+                f"speedup at {p.workers} workers must be a finite number, got {sp!r}"
+            )
+        if sp <= 0:
+            raise ScalingInputError(
+                f"speedup at {p.workers} workers is {sp}: a count with no completed trials has no "
+                "speedup; drop it or rerun it with more trials"
+            )
+    return tuple(points)
+
+
+def _normalised(points: Sequence[Point]) -> tuple[int, tuple[Point, ...]]:
+    """Base count and speedups divided by the mean speedup at the base count."""
+    base = min(p.workers for p in points)
+    at_base = [p.speedup for p in points if p.workers == base]
+    ref = sum(at_base) / len(at_base)
+    return base, tuple(Point(p.workers, p.speedup / ref) for p in points)
+
+
+def _not_fitted(model: str, base: int, dof: int, reason: str) -> ModelFit:
+    return ModelFit(model, NOT_FITTED, reason, (), None, dof, None, None, base)
+
+
+def fit(model: str, points: Sequence[Point]) -> ModelFit:
+    """Least-squares fit of `model` ("amdahl" | "usl") to the points, within physical bounds.
+
+    Raises ScalingInputError for invalid points; returns status NOT_FITTED when too few worker
+    counts pin the model's parameters.
+    """
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    spec = MODELS[model]
+    base, pts = _normalised(_check_points(points))
+    k = len(spec.params)
+    n_obs = len(pts)
+    dof = n_obs - 1 - k
+    informative = len({p.workers for p in pts if p.workers != base})
+    if informative < k:
+        have = informative + 1
+        need = k + 1
+        return _not_fitted(
+            model, base, dof,
+            f"under-determined: {spec.name} has {k} parameter{'s' if k > 1 else ''} and needs "
+            f"{need} distinct worker counts, the sweep has {have}",
+        )
+    n = np.array([p.workers for p in pts], dtype=float)
+    y = np.array([p.speedup for p in pts], dtype=float)
+
+    def residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        out: NDArray[np.float64] = _curve(model, n, theta) / _curve(model, float(base), theta) - y
+        return out
+
+    best = None
+    for x0 in spec.starts:
+        res = least_squares(
+            residuals, np.array(x0, dtype=float), bounds=(spec.lower, spec.upper),
+            x_scale="jac", ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=5000,
+        )
+        if best is None or res.cost < best.cost:
+            best = res
+    assert best is not None
+    theta = best.x
+    rss = float(np.sum(best.fun**2))
+    cov: NDArray[np.float64] | None = None
+    if dof > 0:
+        jac = best.jac
+        cov = np.linalg.pinv(jac.T @ jac) * (rss / dof)
+    at_bound = [
+        math.isclose(v, lo, abs_tol=BOUND_TOL) or math.isclose(v, hi, abs_tol=BOUND_TOL)
+        for v, lo, hi in zip(theta, spec.lower, spec.upper, strict=True)
+    ]
+    stderr = [math.sqrt(max(float(cov[i, i]), 0.0)) if cov is not None else None for i in range(k)]
+    params = tuple(
+        Param(name, float(v), se, ab)
+        for name, v, se, ab in zip(spec.params, theta, stderr, at_bound, strict=True)
+    )
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - rss / ss_tot if ss_tot > 0 else None
+    rmse = math.sqrt(rss / n_obs)
+    status, reason = FITTED, ""
+    if dof == 0:
+        status = EXACT
+        reason = (
+            f"exact: {informative + 1} worker counts for {k} parameter{'s' if k > 1 else ''}, "
+            "no error estimate; add worker counts for one"
+        )
+    if any(at_bound):
+        names = ", ".join(p.name for p in params if p.at_bound)
+        reason = (reason + "; " if reason else "") + f"{names} held at its bound"
+    return ModelFit(
+        model=model, status=status, reason=reason, params=params,
+        covariance=tuple(tuple(float(x) for x in row) for row in cov) if cov is not None else None,
+        dof=dof, r2=r2, rmse=rmse, base_workers=base,
+    )
+
+
+def fit_amdahl(points: Sequence[Point]) -> ModelFit:
+    """Amdahl's law fitted to the points (serial fraction s)."""
+    return fit("amdahl", points)
+
+
+def fit_usl(points: Sequence[Point]) -> ModelFit:
+    """The Universal Scalability Law fitted to the points (contention a, coherency b)."""
+    return fit("usl", points)
+
+
+def curve_band(
+    model_fit: ModelFit, cores: Sequence[float], level: float = BAND_LEVEL,
+    draws: int = BAND_DRAWS, seed: int = BAND_SEED,
+) -> tuple[list[float], list[float] | None, list[float] | None]:
+    """Estimate and (low, high) confidence band of S at each core count (band None: no errors)."""
+    import numpy as np
+
+    if not model_fit.ok:
+        raise ScalingInputError(f"{model_fit.model} is not fitted: {model_fit.reason}")
+    spec = MODELS[model_fit.model]
+    ns = np.asarray(cores, dtype=float)
+    theta = np.array([p.value for p in model_fit.params])
+    estimate = [float(v) for v in _curve(model_fit.model, ns, theta)]
+    if model_fit.covariance is None or model_fit.dof <= 0:
+        return estimate, None, None
+    cov = np.array(model_fit.covariance)
+    # eigh tolerates the semi-definite covariance a parameter at its bound can give.
+    w, v = np.linalg.eigh(cov)
+    root = v * np.sqrt(np.clip(w, 0.0, None))
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((draws, len(theta)))
+    scale = np.sqrt(model_fit.dof / rng.chisquare(model_fit.dof, size=draws))
+    samples = np.clip(theta + (z @ root.T) * scale[:, None], spec.lower, spec.upper)
+    curves = _curve(model_fit.model, ns[None, :], [samples[:, i, None] for i in range(len(theta))])
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(curves, [tail, 1.0 - tail], axis=0)
+    return estimate, [float(x) for x in low], [float(x) for x in high]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Speedup over 1 worker at `cores`: the central estimate and its band (None: no estimate)."""
+
+    cores: int
+    model: str  # the model behind `speedup`; "none" when no model is fitted
+    speedup: float | None
+    low: float | None
+    high: float | None
+    throughput: float | None = None  # trials/s, from the base point's measured throughput
+    extrapolated: bool = False  # beyond the largest measured worker count
+
+    @property
+    def efficiency(self) -> float | None:
+        return None if self.speedup is None else self.speedup / self.cores
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cores": self.cores, "model": self.model, "speedup": self.speedup, "low": self.low,
+            "high": self.high, "efficiency": self.efficiency, "throughput": self.throughput,
+            "extrapolated": self.extrapolated,
+        }
+
+
+def predict(
+    fits: Sequence[ModelFit], cores: Sequence[int], base_throughput: float | None = None,
+    max_measured: int | None = None,
+) -> tuple[tuple[Prediction, ...], tuple[Prediction, ...]]:
+    """(combined, per-model) predictions at each core count; see the module doc for the band."""
+    ok = [f for f in fits if f.ok]
+    per_model: list[Prediction] = []
+    bands: dict[str, tuple[list[float], list[float] | None, list[float] | None]] = {}
+    for f in ok:
+        bands[f.model] = curve_band(f, [float(c) for c in cores])
+    combined: list[Prediction] = []
+    central = next((f for f in ok if f.model == "usl"), ok[0] if ok else None)
+    for i, c in enumerate(cores):
+        extra = max_measured is not None and c > max_measured
+        values: list[float] = []
+        for f in ok:
+            est, low, high = bands[f.model]
+            values.append(est[i])
+            if low is not None and high is not None:
+                values += [low[i], high[i]]
+            per_model.append(Prediction(
+                c, f.model, est[i], low[i] if low else None, high[i] if high else None,
+                _throughput(f, est[i], base_throughput), extra,
+            ))
+        if central is None:
+            combined.append(Prediction(c, "none", None, None, None, None, extra))
+            continue
+        mid = bands[central.model][0][i]
+        has_spread = len(ok) > 1 or bands[central.model][1] is not None
+        combined.append(Prediction(
+            c, central.model, mid, min(values) if has_spread else None,
+            max(values) if has_spread else None, _throughput(central, mid, base_throughput), extra,
+        ))
+    return tuple(combined), tuple(per_model)
+
+
+def _throughput(f: ModelFit, speedup: float, base_throughput: float | None) -> float | None:
+    if base_throughput is None:
+        return None
+    return base_throughput * speedup / f.speedup(f.base_workers)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One worker count of a sweep as measured; speedup and efficiency relative to the base."""
+
+    workers: int
+    throughput: float | None  # completed trials per second of work
+    speedup: float | None
+    efficiency: float | None
+    wall: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workers": self.workers, "throughput": self.throughput, "speedup": self.speedup,
+                "efficiency": self.efficiency, "wall": self.wall}
+
+
+@dataclass(frozen=True)
+class ScalingAnalysis:
+    """Points, both fits and the predictions for one sweep; `to_dict` is what sweep.json holds."""
+
+    base_workers: int | None
+    base_throughput: float | None
+    points: tuple[SweepPoint, ...]
+    fitted_workers: tuple[int, ...]  # the worker counts the fits used
+    fits: tuple[ModelFit, ...]
+    predictions: tuple[Prediction, ...]
+    model_predictions: tuple[Prediction, ...]
+    notes: tuple[str, ...]
+
+    def fit(self, model: str) -> ModelFit:
+        return next(f for f in self.fits if f.model == model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base_workers": self.base_workers, "base_throughput": self.base_throughput,
+            "points": [p.to_dict() for p in self.points],
+            "fitted_workers": list(self.fitted_workers),
+            "fits": {f.model: f.to_dict() for f in self.fits},
+            "predictions": [p.to_dict() for p in self.predictions],
+            "model_predictions": [p.to_dict() for p in self.model_predictions],
+            "band_method": BAND_METHOD, "notes": list(self.notes),
+        }
+
+
+def analyze(
+    measured: Sequence[tuple[int, float | None]] | Sequence[tuple[int, float | None, float | None]],
+    cores: Sequence[int] = DEFAULT_CORES,
+    usable_cores: int | None = None,
+) -> ScalingAnalysis:
+    """Speedups, fits and predictions from (workers, throughput[, wall]) rows of one sweep.
+
+    A row without throughput (no completed trial) is kept as a point with no speedup and left out
+    of the fit, and so is a count above `usable_cores`: it measures oversubscription of this
+    machine, which neither model describes and which a bigger machine would not have. This never
+    raises for thin data; it says what is missing in `notes`.
+    """
+    rows = sorted(
+        ((int(r[0]), r[1], r[2] if len(r) > 2 else None) for r in measured),
+        key=lambda r: r[0],
+    )
+    usable = [r for r in rows if r[1] is not None and math.isfinite(r[1]) and r[1] > 0]
+    notes: list[str] = []
+    for w, thr, _ in rows:
+        if not (thr is not None and math.isfinite(thr) and thr > 0):
+            notes.append(f"{w} workers: no completed trials, left out of the fit")
+    if not usable:
+        first = rows[0][0] if rows else 1
+        fits = tuple(_not_fitted(m, first, -1, "no worker count completed a trial") for m in MODELS)
+        points = tuple(SweepPoint(w, None, None, None, wall) for w, _, wall in rows)
+        combined, per_model = predict(fits, cores)
+        return ScalingAnalysis(None, None, points, (), fits, combined, per_model,
+                               (*notes, "nothing to fit: no worker count completed a trial"))
+    base, base_thr, _ = usable[0]
+    assert base_thr is not None
+    if base != 1:
+        notes.append(f"no 1-worker point: speedups are relative to {base} workers; predictions "
+                     "over 1 worker extrapolate the model below the sweep")
+    points = tuple(
+        SweepPoint(w, thr, thr / base_thr, thr / base_thr * base / w, wall)
+        if thr is not None and math.isfinite(thr) and thr > 0
+        else SweepPoint(w, None, None, None, wall)
+        for w, thr, wall in rows
+    )
+    for p in points:
+        if p.efficiency is not None and p.efficiency > SUPERLINEAR:
+            notes.append(
+                f"superlinear at {p.workers} workers (efficiency {p.efficiency:.0%}): the base "
+                "point is slowed by something the others avoid (more intra-op threads per worker, "
+                "cache, a busy machine); the models read it as no serial part, so predictions are "
+                "too high"
+            )
+    over = [p.workers for p in points if usable_cores is not None and p.workers > usable_cores]
+    if over:
+        notes.append(
+            f"{', '.join(map(str, over))} workers > {usable_cores} usable cores: shown, but left "
+            "out of the fit (they measure oversubscription of this machine, not scaling)"
+        )
+    fit_points = [Point(p.workers, p.speedup) for p in points
+                  if p.speedup is not None and p.workers not in over]
+    fits = tuple(
+        fit(m, fit_points)
+        if fit_points
+        else _not_fitted(m, base, -1, "no point within the usable cores")
+        for m in MODELS
+    )
+    for f in fits:
+        if not f.ok:
+            notes.append(f"{f.model}: not fitted, {f.reason}")
+    top = max((p.workers for p in fit_points), default=None)
+    combined, per_model = predict(fits, cores, base_thr, top)
+    return ScalingAnalysis(base, base_thr, points, tuple(p.workers for p in fit_points), fits,
+                           combined, per_model, tuple(notes))
+
+
+def speedup_at(sweep: Mapping[str, Any], cores: int) -> Prediction:
+    """The combined prediction at any core count from a loaded sweep.json (see `load_sweep`)."""
+    fits = [ModelFit.from_dict(d) for d in (sweep.get("fits") or {}).values()]
+    measured = [int(w) for w in sweep.get("fitted_workers") or []]
+    combined, _ = predict(fits, [int(cores)], sweep.get("base_throughput"),
+                          max(measured) if measured else None)
+    return combined[0]
+
+
+def load_sweep(path: str | Path) -> dict[str, Any]:
+    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version."""
+    import json
+
+    p = Path(path)
+    f = p / SWEEP_FILE if p.is_dir() else p
+    try:
+        data = json.loads(f.read_text())
+    except FileNotFoundError:
+        raise ResultsError(
+            f"no sweep at {p}: run `bench sweep --strategy S --workers 1,2,4` first"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"cannot read {f}: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
+        raise ResultsError(f"{f} is not a corebench sweep file")
+    version = data.get("schema_version")
+    if version != SWEEP_SCHEMA_VERSION:
+        raise ResultsError(
+            f"{f} has sweep schema version {version}, this corebench reads {SWEEP_SCHEMA_VERSION}: "
+            "re-run `bench sweep` with this version"
+        )
+    return data
+
+
+def catalog_cores(path: Path = PRICES_FILE) -> tuple[tuple[int, ...], str]:
+    """Distinct vCPU counts of the price catalog (entries with `vcpus`), and where they came from.
+
+    Falls back to DEFAULT_CORES when there is no catalog or it holds no usable entry, and says so.
+    """
+    if not path.is_file():
+        return DEFAULT_CORES, "defaults (no price catalog)"
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return DEFAULT_CORES, f"defaults ({path.name} unreadable: {exc})"
+    found: set[int] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            v = node.get("vcpus")
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+                found.add(v)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(data)
+    if not found:
+        return DEFAULT_CORES, f"defaults ({path.name} lists no vcpus)"
+    return tuple(sorted(found)), f"price catalog {path.name}"
