@@ -7,6 +7,7 @@ import sys
 
 from bench.cli._options import add_search_arguments, resolve_config
 from bench.config import Config
+from bench.errors import ConfigError
 from bench.results import RunDir
 
 
@@ -16,11 +17,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma list of strategies, 'all', or variants name@threads/start (e.g. pool@unlimited)",
     )
     p.add_argument("--no-report", action="store_true", help="skip writing the markdown report")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask before a long run")
     add_search_arguments(p)
+
+
+# Runs bigger than the default preset get a calibrated duration estimate first; past this
+# many seconds the user is asked to confirm (or passes --yes).
+LONG_RUN_S = 15 * 60
+
+
+def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
+    """Estimate the duration of a big run from a calibration trial and ask before starting it."""
+    from bench.calibrate import estimate_duration, format_duration
+    from bench.config import PRESETS
+
+    d = PRESETS["default"]
+    size = cfg.trials * cfg.generations * cfg.population * cfg.seeds
+    if cfg.objective is None and size <= d["trials"] * d["generations"] * d["population"] * d["seeds"]:
+        return
+    seconds = estimate_duration(cfg, baseline=baseline)
+    print(f"estimated duration: {format_duration(seconds)} (from a calibration trial)", file=sys.stderr)
+    if seconds <= LONG_RUN_S or assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"this run is estimated at {format_duration(seconds)}; pass --yes to start it without a prompt"
+        )
+    answer = input(f"Run for about {format_duration(seconds)}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ConfigError("cancelled at the duration prompt; nothing was started")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args, strategies=args.strategies or "all")
+    confirm_long_run(cfg, baseline=True, assume_yes=args.yes)
     rd = execute(cfg, name=args.name, argv=sys.argv)
     return finish(rd, write_report=not args.no_report)
 

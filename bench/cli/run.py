@@ -12,12 +12,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", required=True, help="a strategy name or variant (pool@unlimited/spawn)")
     p.add_argument("--baseline", action="store_true", help="also run sequential, for a speedup figure")
     p.add_argument("--no-report", action="store_true", help="skip writing the markdown report")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask before a long run")
     add_search_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.cli.compare import execute, finish
+    from bench.cli.compare import confirm_long_run, execute, finish
 
     cfg = resolve_config(args, strategies=args.strategy)
+    confirm_long_run(cfg, baseline=args.baseline, assume_yes=args.yes)
     rd = execute(cfg, name=args.name, argv=sys.argv, baseline=args.baseline)
     return finish(rd, write_report=not args.no_report)
