@@ -1,0 +1,71 @@
+"""Results on disk: atomic JSON, append-only JSONL that survives a crash mid-write, schema checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.errors import ResultsError
+from bench.results import (
+    SCHEMA_VERSION,
+    JsonlAppender,
+    RunDir,
+    TruncatedLineWarning,
+    load_meta,
+    read_jsonl,
+    write_json_atomic,
+)
+
+
+def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "trials.jsonl"
+    out = JsonlAppender(path)
+    for i in range(3):
+        out.append({"number": i})
+    with path.open("ab") as fh:
+        fh.write(b'{"number": 3, "val')  # a writer killed mid-line
+    with pytest.warns(TruncatedLineWarning, match="trials.jsonl:4"):
+        rows = read_jsonl(path)
+    assert [r["number"] for r in rows] == [0, 1, 2]
+
+
+def test_atomic_write_leaves_no_temp_files_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_run_dir_names_never_collide(tmp_path: Path) -> None:
+    a = RunDir.create(tmp_path, "x")
+    b = RunDir.create(tmp_path, "x")
+    assert a.path != b.path and a.path.is_dir() and b.path.is_dir()
+
+
+def test_schema_version_mismatch_says_what_to_do(tmp_path: Path) -> None:
+    rd = RunDir.create(tmp_path, "old")
+    write_json_atomic(rd.run_file, {"schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(ResultsError, match="re-run `bench compare`"):
+        load_meta(rd.path)
+
+
+def test_not_a_results_dir(tmp_path: Path) -> None:
+    with pytest.raises(ResultsError, match="not a corebench results directory"):
+        load_meta(tmp_path)
+    with pytest.raises(ResultsError, match="does not exist"):
+        load_meta(tmp_path / "missing")
+
+
+def test_environment_is_not_recorded_except_the_thread_whitelist(monkeypatch: pytest.MonkeyPatch) -> None:
+    from probes.machine import fingerprint
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hunter2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    facts = fingerprint(include_torch=False)
+    assert facts["thread_env"] == {"OMP_NUM_THREADS": "3"} | {
+        k: v for k, v in facts["thread_env"].items() if k != "OMP_NUM_THREADS"
+    }
+    assert "hunter2" not in json.dumps(facts)
