@@ -1,0 +1,333 @@
+"""`bench attach --pid P`: run the probes against any live process (the user's own stuck job) and
+say how many processes and threads it has, how much of the machine it uses, and what its Python
+threads are doing. Writes run.json and samples.jsonl like a strategy run does."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench.errors import ConfigError, Interrupted, ProbeError
+
+SAMPLES = "samples.jsonl"
+RUN_JSON = "run.json"
+PLAIN_EVERY_S = 2.0
+TAG = {"run": "attach"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pid", type=int, required=True, help="process to watch (and its descendants)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds to sample (default 10)")
+    p.add_argument("--interval", type=float, default=0.5, help="process-tree sample period, s")
+    p.add_argument("--stack-interval", dest="stack_interval", type=float, default=2.0,
+                   help="py-spy stack sample period, s")
+    p.add_argument("--no-stacks", dest="stacks", action="store_false",
+                   help="do not run py-spy (no ptrace needed)")
+    p.add_argument("--out", help="output directory (default reports/attach-<pid>-<stamp>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    attach(
+        args.pid, duration=args.duration, interval=args.interval,
+        stack_interval=args.stack_interval, stacks=args.stacks,
+        out=Path(args.out) if args.out else None,
+    )
+    return 0
+
+
+# --- checks ---------------------------------------------------------------------------------
+def check_target(pid: int, stacks: bool) -> list[str]:
+    """Raise ProbeError when the probes cannot watch `pid`; return warnings worth printing."""
+    import psutil
+
+    from probes.stacks import PTRACE_HELP, PySpyError, dump
+
+    if pid <= 0:
+        raise ProbeError(f"--pid must be a positive process id, got {pid}")
+    try:
+        psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
+        raise ProbeError(f"no process with pid {pid} (it exited, or the id is wrong)") from None
+    except psutil.AccessDenied:
+        raise ProbeError(
+            f"not permitted to read process {pid}; run as its user or as root"
+        ) from None
+    if not stacks:
+        return []
+    try:
+        dump(pid, timeout=10.0)
+    except PySpyError as exc:
+        if exc.kind == "permission":
+            raise ProbeError(
+                f"py-spy cannot attach to pid {pid}: {PTRACE_HELP}; or use --no-stacks"
+            ) from None
+        if exc.kind == "missing":
+            raise ProbeError(str(exc)) from None
+        if exc.kind == "gone":
+            raise ProbeError(f"process {pid} exited before sampling began") from None
+        if exc.kind == "not_python":
+            return [f"pid {pid} is not a Python process: stacks come from its Python "
+                    "descendants, if any"]
+        raise ProbeError(f"py-spy cannot read pid {pid}: {exc}; rerun with --no-stacks") from None
+    return []
+
+
+def _validate(duration: float, interval: float, stack_interval: float) -> None:
+    for name, value in (("--duration", duration), ("--interval", interval),
+                        ("--stack-interval", stack_interval)):
+        if not value > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    if interval > duration:
+        raise ConfigError(f"--interval ({interval:g} s) is longer than --duration ({duration:g} s)")
+
+
+def _out_dir(pid: int, out: Path | None) -> Path:
+    path = out or Path("reports") / f"attach-{pid}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (path / SAMPLES).exists():
+        raise ConfigError(f"{path} already holds {SAMPLES}; choose another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output directory {path}: {exc.strerror}") from None
+    return path
+
+
+def _cmdline(pid: int) -> str:
+    import psutil
+
+    from probes.redact import redact_cmdline
+
+    try:
+        return redact_cmdline(psutil.Process(pid).cmdline(), limit=500)
+    except psutil.Error:
+        return ""
+
+
+# --- the hook diagnosis fills in --------------------------------------------------------------
+def findings_for(samples: list[dict[str, Any]], meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Findings of `bench.diagnose.diagnose_samples` over an attach, as dicts; [] without it.
+
+    Diagnosis is optional here: the samples are on disk whatever it does, so a failure in it is
+    reported as one line, never as a traceback that hides them.
+    """
+    try:
+        from bench.diagnose import diagnose_samples
+    except ImportError:
+        return []
+    try:
+        found = diagnose_samples(samples, meta)
+    except Exception as exc:  # diagnosis must not cost the user the recording
+        print(f"bench attach: diagnosis skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return []
+    return [f.to_dict() for f in found]
+
+
+# --- live view ------------------------------------------------------------------------------
+class _Live:
+    """Running totals of what the samplers have sent, for the live line/table."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.samples: list[dict[str, Any]] = []
+        self.last_tree: dict[str, Any] | None = None
+        self.states: Counter[str] = Counter()
+        self.notes: list[str] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.samples.append(record)
+            kind = record.get("kind")
+            if kind == "tree":
+                self.last_tree = record
+            elif kind == "stack":
+                self.states.update(record.get("counts", {}))
+            elif kind == "note":
+                self.notes.append(str(record.get("message", "")))
+
+    def line(self, elapsed: float) -> str:
+        with self.lock:
+            t, states = self.last_tree, dict(self.states)
+        head = f"[{elapsed:5.1f}s]"
+        if t is None:
+            return f"{head} waiting for the first sample"
+        of_cap = 100.0 * t["cpu_pct_total"] / t["capacity_pct"] if t["capacity_pct"] else 0.0
+        text = (f"{head} processes {t['n_procs']}  threads {t['n_threads']}  CPU "
+                f"{t['cpu_pct_total']:.0f}% of {t['capacity_pct']:.0f}% "
+                f"({of_cap:.0f}% of capacity)")
+        if sum(states.values()):
+            text += "  GIL states " + " ".join(f"{k}={v}" for k, v in states.items() if v)
+        return text
+
+    def table(self, elapsed: float, duration: float) -> Any:
+        from rich.table import Table
+
+        with self.lock:
+            t, states = self.last_tree, dict(self.states)
+        table = Table(title=f"bench attach: {elapsed:.0f}/{duration:.0f} s", show_header=False)
+        table.add_column("what")
+        table.add_column("value")
+        if t is None:
+            table.add_row("waiting", "for the first sample")
+            return table
+        of_cap = 100.0 * t["cpu_pct_total"] / t["capacity_pct"] if t["capacity_pct"] else 0.0
+        table.add_row("processes", str(t["n_procs"]))
+        table.add_row("threads", str(t["n_threads"]))
+        table.add_row("CPU", f"{t['cpu_pct_total']:.0f}% of {t['capacity_pct']:.0f}% "
+                      f"({of_cap:.0f}% of capacity)")
+        table.add_row("per core", " ".join(f"{c:.0f}" for c in t["per_core"][:64]))
+        busiest = sorted(t["procs"], key=lambda p: -p["cpu_pct"])[:3]
+        table.add_row(
+            "busiest", ", ".join(f"{p['pid']} {p['name']} {p['cpu_pct']:.0f}%" for p in busiest)
+        )
+        if sum(states.values()):
+            table.add_row("Python threads", " ".join(f"{k}={v}" for k, v in states.items() if v))
+        return table
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _wait(duration: float, live: _Live, stream: TextIO, tty: bool, pid: int) -> None:
+    """Until `duration` has passed or the target has exited, showing what the probes see."""
+    start = time.monotonic()
+    end = start + duration
+    if tty:
+        from rich.console import Console
+        from rich.live import Live
+
+        with Live(live.table(0.0, duration), console=Console(file=stream), refresh_per_second=2,
+                  transient=True) as view:
+            while (now := time.monotonic()) < end and _alive(pid):
+                time.sleep(min(0.5, end - now))
+                view.update(live.table(time.monotonic() - start, duration))
+        if not _alive(pid):
+            print(f"bench attach: process {pid} exited", file=stream)
+        return
+    next_line = start + PLAIN_EVERY_S
+    while (now := time.monotonic()) < end:
+        time.sleep(max(0.0, min(next_line, end, now + 0.5) - now))
+        if not _alive(pid):
+            print(f"bench attach: process {pid} exited", file=stream, flush=True)
+            return
+        if time.monotonic() >= next_line:
+            print(live.line(time.monotonic() - start), file=stream, flush=True)
+            next_line += PLAIN_EVERY_S
+
+
+def _print_summary(summary: dict[str, Any], findings: list[Any], out: Path, stream: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="attach summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    if summary.get("tree_samples"):
+        table.add_row("processes (peak / median)",
+                      f"{summary['procs_peak']} / {summary['procs_median']:g}")
+        table.add_row("threads (peak total / peak per process)",
+                      f"{summary['threads_peak']} / {summary['threads_per_proc_peak']}")
+        table.add_row("CPU (mean, 100% = one core)",
+                      f"{summary['cpu_pct_mean']:.0f}% of {summary['capacity_pct']:.0f}% "
+                      f"= {summary['cpu_of_capacity_pct_mean']:.0f}% of capacity")
+        table.add_row("CPU of children between samples", f"{summary['unattributed_cpu_s']:.2f} s")
+        table.add_row("involuntary context switches", f"{summary['ctx_invol_per_s']:.0f}/s")
+    else:
+        table.add_row("process tree", "no samples (the process exited at once?)")
+    fractions = summary.get("thread_state_fractions", {})
+    if summary.get("stack_samples"):
+        table.add_row("Python thread states",
+                      "  ".join(f"{k} {100 * v:.0f}%" for k, v in fractions.items()))
+        for f in summary.get("busiest_frames", [])[:3]:
+            table.add_row("busy in", f"{f['frame']} ({100 * f['fraction']:.0f}%)")
+    for note in summary.get("notes", []):
+        table.add_row("note", note)
+    for f in findings:
+        text = f"{f.get('code', '?')} ({f.get('severity', '')}): {f.get('explanation', '')}"
+        if f.get("action"):
+            text += f"\nnext: {f['action']}"
+        if f.get("runbook"):
+            text += f"\nrunbook: {f['runbook']}"
+        table.add_row("finding", text)
+    table.add_row("written to", str(out))
+    Console(file=stream, width=None if stream.isatty() else 120).print(table)
+
+
+# --- the command ----------------------------------------------------------------------------
+def attach(
+    pid: int,
+    *,
+    duration: float = 10.0,
+    interval: float = 0.5,
+    stack_interval: float = 2.0,
+    stacks: bool = True,
+    out: Path | None = None,
+    stream: TextIO | None = None,
+) -> Path:
+    """Sample `pid` and its descendants for `duration` seconds (less if it exits first);
+    returns the output directory."""
+    from bench.results import SCHEMA_VERSION, write_json_atomic
+    from probes.machine import fingerprint, git_state
+    from probes.session import ProbeSession
+    from probes.sink import JsonlSink
+    from probes.summary import summarize
+
+    stream = stream or sys.stdout
+    _validate(duration, interval, stack_interval)
+    warnings = check_target(pid, stacks)
+    path = _out_dir(pid, out)
+    for w in warnings:
+        print(f"bench attach: {w}", file=stream)
+    meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "kind": "attach", "pid": pid, "cmdline": _cmdline(pid),
+        "machine": fingerprint(include_torch=False), "git": git_state(),
+        "interval": interval, "stack_interval": stack_interval, "stacks": stacks,
+        "start": time.time(), "end": None, "duration": None,
+    }
+    write_json_atomic(path / RUN_JSON, meta)  # a kill mid-way still leaves a readable result
+    sink = JsonlSink(path / SAMPLES)
+    live = _Live()
+
+    def record(rec: dict[str, Any]) -> None:
+        sink(rec)
+        live.add(rec)
+
+    tty = stream.isatty()
+    interrupted: int | None = None
+    print(f"bench attach: watching pid {pid} for {duration:g} s -> {path}", file=stream, flush=True)
+    try:
+        with ProbeSession(pid, record, interval=interval, stack_interval=stack_interval,
+                          stacks=stacks, tags=TAG):
+            _wait(duration, live, stream, tty, pid)
+    except KeyboardInterrupt:
+        interrupted = signal.SIGINT
+    meta["end"] = time.time()
+    meta["duration"] = round(meta["end"] - meta["start"], 3)
+    with live.lock:
+        samples = list(live.samples)
+    summary = summarize(samples)
+    meta["summary"] = summary
+    findings = findings_for(samples, meta)
+    if findings:
+        meta["findings"] = findings
+    if interrupted is not None:
+        meta["interrupted"] = True
+    write_json_atomic(path / RUN_JSON, meta)
+    _print_summary(summary, findings, path, stream)
+    if interrupted is not None:
+        raise Interrupted(interrupted)
+    if not os.path.exists(path / SAMPLES):
+        raise ProbeError(f"no samples were recorded: process {pid} exited before the first one")
+    return path

@@ -1,0 +1,772 @@
+"""Process-tree sampler: every process under a root, its threads, CPU, memory and context switches.
+
+Each sample is one dict (schema below) handed to a sink. CPU figures are deltas of cumulative
+CPU times between two samples, kept per process keyed by (pid, start time): a reused pid is a new
+process, and no fresh object's meaningless first `cpu_percent()` is ever used. 100 % = one core.
+
+Sample schema (readers in diagnosis and report depend on it)::
+
+    {"kind": "tree", "t": time.time(), "root": pid, "interval": s, "n_procs", "n_threads",
+     "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...], "load1",
+     "unattributed_cpu_s", "unattributed_method", "ctx_invol_delta", "ctx_vol_delta",
+     "procs": [{"pid", "ppid", "name", "cmd", "status", "cpu_pct", "num_threads", "rss",
+                "ctx_vol", "ctx_invol", "ctx_vol_delta", "ctx_invol_delta",
+                "threads": [{"tid", "cpu_s", "cpu_pct"}], "busy_threads", "is_root"}]}
+
+`interval` is the measured time since the previous sample (the span the CPU figures cover), not
+the configured period. `threads` holds the busiest `top_threads` threads of a process in the
+interval; `cpu_s` is CPU seconds used in the interval. `busy_threads` counts every thread of the
+process that used at least BUSY_THREAD_MIN_PCT of a core, so 387 threads are not reduced to the 8
+listed. `ctx_vol` / `ctx_invol` are summed over the process's live threads (Linux counts them per
+thread), so they can drop when a thread exits; deltas are clamped at zero. A process born during
+the interval is charged its whole CPU; one first seen that is older than the previous sample is
+charged nothing until its second sample. `cmd` is cut to 120 characters with secrets masked.
+
+On Linux the figures are read straight from /proc (stat, status, task/*/stat, task/*/status): one
+stat read gives CPU times, parent, start time (the identity check), thread count and RSS, which
+keeps a sample of a 20-process tree near 1 ms. The machine's process table is re-read in full
+every few samples and only for new pids in between. psutil.Process objects, one per (pid, start
+time) kept across samples, supply command lines and, on other platforms, every figure.
+
+Unattributed CPU is CPU the tree used that no sample caught: children that started and ended
+between two samples (compilers, `subprocess` helpers, short workers). Two methods:
+
+- "children_times": the growth of `children_user + children_system` of every tracked process
+  (the kernel adds a child's whole CPU to its parent's when the parent reaps it), minus the CPU
+  last seen for tracked processes that exited and were reaped inside the tree. Misses children
+  reaped outside the tree (orphans re-parented to init) and children not yet reaped.
+- "cgroup": when every process of the root's cgroup is the tree, this sampler or its own children
+  (a container that runs only the job), the cgroup's CPU counter (v2 cpu.stat usage_usec, v1
+  cpuacct.usage) minus the CPU attributed to the tree and to this sampler's process. This catches
+  everything, re-parented orphans included.
+
+A negative balance (a child reaped between reading its parent and listing the tree) is carried to
+the next sample instead of being reported, so the sum over a run stays right.
+
+The tree is root + all descendants + the pids `extra_pids_fn` returns and their descendants (Ray
+workers of a cluster started elsewhere; see `ray_worker_pids`). Processes that vanish, turn into
+zombies, deny access or reuse a pid mid-sample are handled without raising.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from probes.machine import usable_cores
+from probes.redact import redact_cmdline
+
+Sink = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
+
+_LINUX_PROC = os.path.isdir("/proc/self/task")
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_MAX_CGROUP_DIRS = 64
+_CGROUP_RECHECK = 10  # samples before a cgroup shared with other processes is checked again
+# A thread counts in a process's "busy_threads" when it used this share of a core in the interval
+# (/proc counts 10 ms ticks: in 0.5 s, 5 % is two ticks or more, more than a heartbeat's wake-up).
+BUSY_THREAD_MIN_PCT = 5.0
+_RAY_AGENTS = frozenset({"ray::DashboardAgent", "ray::RuntimeEnvAgent"})
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if _LINUX_PROC else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if _LINUX_PROC else 4096
+_FULL_SCAN_EVERY = 10
+_STATUS = {
+    "R": "running", "S": "sleeping", "D": "disk-sleep", "Z": "zombie", "T": "stopped",
+    "t": "tracing-stop", "X": "dead", "x": "dead", "I": "idle", "K": "wake-kill", "W": "waking",
+    "P": "parked",
+}
+
+
+@dataclass(frozen=True)
+class ProcEntry:
+    """One row of the machine's process table: parent, start time (identity) and short name."""
+
+    ppid: int
+    start: float
+    name: str
+
+
+def _read_stat(pid: int | str) -> tuple[str, list[bytes]] | None:
+    """(comm, fields after the comm) of /proc/<pid>/stat, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    close = data.rfind(b")")
+    fields = data[close + 2 :].split()
+    if len(fields) < 22:
+        return None
+    return data[data.find(b"(") + 1 : close].decode(errors="replace"), fields
+
+
+def _entry(pid: int | str) -> ProcEntry | None:
+    stat = _read_stat(pid)
+    if stat is None:
+        return None
+    comm, f = stat
+    # after "pid (comm) ": [0] state, [1] ppid, ..., [19] starttime (clock ticks since boot)
+    return ProcEntry(int(f[1]), float(f[19]), comm)
+
+
+def scan_processes() -> dict[int, ProcEntry]:
+    """Every process on the machine: pid -> ProcEntry (on Linux one /proc/<pid>/stat read each)."""
+    if not _LINUX_PROC:
+        out: dict[int, ProcEntry] = {}
+        for p in psutil.process_iter(["ppid", "create_time", "name"]):
+            info = p.info
+            if info.get("ppid") is None or info.get("create_time") is None:
+                continue
+            out[p.pid] = ProcEntry(info["ppid"], info["create_time"], info.get("name") or "")
+        return out
+    table: dict[int, ProcEntry] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            e = _entry(name)
+            if e is not None:
+                table[int(name)] = e
+    return table
+
+
+class _ProcTable:
+    """The process table kept across samples: only new pids are read, with a full rescan every
+    few samples (a re-parented orphan, a pid reused by an unrelated process)."""
+
+    def __init__(self) -> None:
+        self.table: dict[int, ProcEntry] = {}
+        self._refreshes = 0
+
+    def refresh(self) -> dict[int, ProcEntry]:
+        if not _LINUX_PROC or self._refreshes % _FULL_SCAN_EVERY == 0:
+            self.table = scan_processes()
+        else:
+            old = self.table
+            table: dict[int, ProcEntry] = {}
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                pid = int(name)
+                e = old.get(pid)
+                if e is None:
+                    e = _entry(name)
+                    if e is None:
+                        continue
+                table[pid] = e
+            self.table = table
+        self._refreshes += 1
+        return self.table
+
+    def update(self, pid: int, entry: ProcEntry) -> None:
+        self.table[pid] = entry
+
+
+def descendants(table: dict[int, ProcEntry], roots: Iterable[int]) -> list[int]:
+    """The given pids (those alive) and all their descendants, parents before children."""
+    kids: dict[int, list[int]] = {}
+    for pid, e in table.items():
+        kids.setdefault(e.ppid, []).append(pid)
+    seen: set[int] = set()
+    order: list[int] = []
+    stack = [r for r in roots if r in table]
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        order.append(pid)
+        stack.extend(kids.get(pid, ()))
+    return order
+
+
+def looks_python(name: str, cmdline: list[str]) -> bool:
+    """A Python interpreter by name or argv[0] (Ray workers rename themselves `ray::…`)."""
+    head = os.path.basename(cmdline[0]) if cmdline else ""
+    return "python" in name.lower() or "python" in head.lower() or head.startswith("ray::")
+
+
+def ray_worker_pids(root_pid: int, session_hint: str | None = None) -> list[int]:
+    """Ray worker processes (`ray::…` or `default_worker.py`) whose raylet belongs to this root.
+
+    A raylet belongs to the root when it descends from it, or, for a cluster started elsewhere
+    (`ray start`, `--ray-address`), when its command line contains `session_hint` (e.g. the
+    session directory name). When the root calls ray.init() locally, gcs_server and raylet are
+    its children and the workers children of raylet (checked with Ray 2.60), so the tree sampler
+    already sees them without this; it is needed for an external cluster, as `extra_pids_fn`.
+    Ray's own agents (dashboard, runtime env) are left out.
+    """
+    table = scan_processes()
+    tree = set(descendants(table, [root_pid]))
+
+    def cmdline(pid: int) -> str:
+        try:
+            return " ".join(psutil.Process(pid).cmdline())
+        except psutil.Error:
+            return ""
+
+    raylets = [
+        pid for pid, e in table.items()
+        if e.name == "raylet"
+        and (pid in tree or (session_hint is not None and session_hint in cmdline(pid)))
+    ]
+    workers = []
+    for pid in descendants(table, raylets):
+        if pid in raylets:
+            continue
+        cmd = cmdline(pid)
+        if cmd.split(" ", 1)[0] in _RAY_AGENTS:
+            continue  # Ray's own per-node agents, not workers
+        if "ray::" in cmd or "default_worker.py" in cmd:
+            workers.append(pid)
+    return sorted(workers)
+
+
+@dataclass
+class _Tracked:
+    proc: psutil.Process
+    start: float
+    create_time: float
+    ppid: int
+    name: str
+    cmd: str
+    is_python: bool
+    cpu_s: float = 0.0
+    children_s: float = 0.0
+    ctx_vol: int = 0
+    ctx_invol: int = 0
+    threads: dict[int, float] = field(default_factory=dict)
+    status: str = ""
+    has_baseline: bool = False
+
+
+@dataclass
+class _Reading:
+    start: float
+    ppid: int
+    cpu_s: float
+    children_s: float
+    status: str
+    num_threads: int
+    rss: int
+    ctx_vol: int
+    ctx_invol: int
+    threads: list[tuple[int, float]]
+
+
+def _status_counter(data: bytes, key: bytes) -> int:
+    at = data.find(key)
+    if at < 0:
+        return 0
+    end = data.find(b"\n", at)
+    try:
+        return int(data[at + len(key) : end if end > 0 else None])
+    except ValueError:
+        return 0
+
+
+def _ctx_switches(path: str) -> tuple[int, int]:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return 0, 0
+    return (
+        _status_counter(data, b"\nvoluntary_ctxt_switches:"),
+        _status_counter(data, b"\nnonvoluntary_ctxt_switches:"),
+    )
+
+
+def _read_linux(pid: int) -> _Reading | None:
+    """All per-process figures from /proc/<pid>/stat, status and task/*/stat (None: gone)."""
+    stat = _read_stat(pid)
+    if stat is None:
+        return None
+    f = stat[1]
+    tick = float(_CLK_TCK)
+    utime, stime = int(f[11]) / tick, int(f[12]) / tick
+    nthreads = int(f[17])
+    threads: list[tuple[int, float]]
+    if nthreads <= 1:
+        threads = [(pid, utime + stime)]
+        vol, invol = _ctx_switches(f"/proc/{pid}/status")
+    else:
+        # /proc/<pid>/status counts the main thread's switches only: sum every thread's.
+        threads, vol, invol = [], 0, 0
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            tids = []
+        for tid in tids:
+            t = _read_stat(f"{pid}/task/{tid}")
+            if t is None:
+                continue
+            threads.append((int(tid), (int(t[1][11]) + int(t[1][12])) / tick))
+            v, i = _ctx_switches(f"/proc/{pid}/task/{tid}/status")
+            vol, invol = vol + v, invol + i
+    return _Reading(
+        start=float(f[19]), ppid=int(f[1]), cpu_s=utime + stime,
+        children_s=(int(f[13]) + int(f[14])) / tick,
+        status=_STATUS.get(f[0].decode(), "?"), num_threads=nthreads, rss=int(f[21]) * _PAGE,
+        ctx_vol=vol, ctx_invol=invol, threads=threads,
+    )
+
+
+def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
+    """The same figures through psutil (platforms without /proc); None when the process is gone."""
+    cpu_s = children_s = 0.0
+    status, nthreads, rss, vol, invol, ppid = "?", 0, 0, 0, 0, 0
+    threads: list[tuple[int, float]] = []
+    try:
+        with proc.oneshot():
+            try:
+                ct = proc.cpu_times()
+                cpu_s = ct.user + ct.system
+                children_s = ct.children_user + ct.children_system
+                status = proc.status()
+                ppid = proc.ppid()
+            except psutil.ZombieProcess:
+                status = psutil.STATUS_ZOMBIE
+            except psutil.AccessDenied:
+                pass
+            try:
+                nthreads = proc.num_threads()
+                ctx = proc.num_ctx_switches()
+                vol, invol = ctx.voluntary, ctx.involuntary
+                rss = proc.memory_info().rss
+                threads = [(t.id, t.user_time + t.system_time) for t in proc.threads()]
+            except (psutil.ZombieProcess, psutil.AccessDenied):
+                pass
+    except psutil.NoSuchProcess:
+        return None
+    return _Reading(start, ppid, cpu_s, children_s, status, nthreads, rss, vol, invol, threads)
+
+
+class _CgroupCounter:
+    """CPU seconds used by the cgroup a process lives in, and the pids that cgroup holds."""
+
+    def __init__(self, directory: Path, usage_file: str) -> None:
+        self.directory = directory
+        self.usage_file = usage_file
+
+    @classmethod
+    def for_pid(cls, pid: int, root: Path = _CGROUP_ROOT) -> _CgroupCounter | None:
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            parts = line.split(":", 2)
+            if len(parts) != 3:
+                continue
+            controllers, rel = parts[1].split(","), parts[2].lstrip("/")
+            if "cpuacct" in controllers:
+                for mount in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
+                    d = root / mount / rel
+                    if (d / "cpuacct.usage").is_file():
+                        return cls(d, "cpuacct.usage")
+        for line in lines:
+            if line.startswith("0::"):
+                rel = line[3:].lstrip("/")
+                for d in (root / rel, root / "unified" / rel):
+                    if (d / "cpu.stat").is_file():
+                        return cls(d, "cpu.stat")
+        return None
+
+    def usage_s(self) -> float | None:
+        try:
+            text = (self.directory / self.usage_file).read_text()
+        except OSError:
+            return None
+        if self.usage_file == "cpuacct.usage":
+            return int(text) / 1e9
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+        return None
+
+    def pids(self) -> set[int] | None:
+        """Processes in the cgroup and its sub-cgroups; None when unreadable or too large."""
+        out: set[int] = set()
+        n = 0
+        for dirpath, _dirs, _files in os.walk(self.directory):
+            n += 1
+            if n > _MAX_CGROUP_DIRS:
+                return None
+            try:
+                out.update(int(x) for x in Path(dirpath, "cgroup.procs").read_text().split())
+            except (OSError, ValueError):
+                return None
+        return out
+
+
+class ProcessTreeSampler:
+    """Samples a process tree every `interval` s in a daemon thread and hands dicts to `sink`."""
+
+    def __init__(
+        self,
+        root_pid: int,
+        sink: Sink,
+        interval: float = 0.5,
+        extra_pids_fn: Callable[[], list[int]] | None = None,
+        top_threads: int = 8,
+    ) -> None:
+        self.root_pid = root_pid
+        self.sink = sink
+        self.interval = interval
+        self.extra_pids_fn = extra_pids_fn
+        self.top_threads = top_threads
+        self.usable_cores = usable_cores()
+        self.errors = 0
+        self._tracked: dict[int, _Tracked] = {}
+        self._table = _ProcTable()
+        self._last_wall: float | None = None
+        self._last_mono: float | None = None
+        self._cpu_times: list[Any] | None = None
+        self._carry_children = 0.0
+        self._carry_cgroup = 0.0
+        self._cgroup = _CgroupCounter.for_pid(root_pid)
+        self._cgroup_usage: float | None = None
+        self._cgroup_wait = 0
+        self._self = psutil.Process()
+        self._self_cpu: float | None = None
+        self._python_pids: list[int] = []
+        self._root_gone = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # life cycle ---------------------------------------------------------------------------
+    def start(self) -> ProcessTreeSampler:
+        """Take a baseline now and sample every `interval` seconds until stop()."""
+        if self._thread is not None:
+            return self
+        self._stop.clear()
+        with self._lock:
+            self._collect()
+        self._thread = threading.Thread(target=self._loop, name="probe-tree", daemon=True)
+        self._thread.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Ask the sampling thread to finish, without waiting for it."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop sampling (idempotent); returns once the sampling thread has finished."""
+        self.request_stop()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def __enter__(self) -> ProcessTreeSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        next_at = time.monotonic() + self.interval
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.interval
+            if next_at < time.monotonic():  # fell behind (a slow sample): do not burst
+                next_at = time.monotonic() + self.interval
+            try:
+                sample = self.sample_once()
+            except Exception:  # a probe must never take the run down
+                self.errors += 1
+                log.warning("tree sample failed", exc_info=self.errors == 1)
+                continue
+            if sample is None:
+                if self._root_gone:
+                    return
+                continue
+            try:
+                self.sink(sample)
+            except Exception:
+                self.errors += 1
+                log.warning("tree sink failed", exc_info=self.errors == 1)
+
+    # sampling -----------------------------------------------------------------------------
+    def python_pids(self) -> list[int]:
+        """Python processes of the tree at the last sample, root first then busiest first."""
+        return list(self._python_pids)
+
+    def sample_once(self) -> dict[str, Any] | None:
+        """One sample (None once the root is gone). The first call also takes the baseline."""
+        with self._lock:
+            if self._last_mono is None:
+                self._collect()
+                time.sleep(min(self.interval, 0.05))
+            return self._collect()
+
+    def _members(self, table: dict[int, ProcEntry]) -> list[int]:
+        roots = [self.root_pid]
+        if self.extra_pids_fn is not None:
+            try:
+                roots.extend(self.extra_pids_fn())
+            except Exception:
+                log.debug("extra_pids_fn failed", exc_info=True)
+        return descendants(table, roots)
+
+    def _track(self, pid: int, entry: ProcEntry) -> _Tracked | None:
+        try:
+            proc = psutil.Process(pid)
+        except psutil.Error:
+            return None
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            cmdline = []
+        try:
+            create_time = proc.create_time()
+        except psutil.Error:
+            create_time = time.time()
+        return _Tracked(
+            proc=proc, start=entry.start, create_time=create_time, ppid=entry.ppid,
+            name=entry.name, cmd=redact_cmdline(cmdline or [entry.name]),
+            is_python=looks_python(entry.name, cmdline),
+        )
+
+    def _collect(self) -> dict[str, Any] | None:
+        wall, mono = time.time(), time.monotonic()
+        dt = None if self._last_mono is None else max(mono - self._last_mono, 1e-6)
+        prev_wall = self._last_wall
+        table = self._table.refresh()
+        if self.root_pid not in table:
+            self._root_gone = True
+            return None
+
+        previous = self._tracked
+        current: dict[int, _Tracked] = {}
+        rows: list[dict[str, Any]] = []
+        grown_children = 0.0
+        attributed = 0.0
+        ctx_vol_total = ctx_invol_total = n_threads = 0
+        for pid in self._members(table):
+            entry = table[pid]
+            tr = previous.get(pid)
+            if tr is not None and tr.start != entry.start:
+                tr = None  # pid reused: the old process is gone, this is another one
+            if tr is None:
+                tr = self._track(pid, entry)
+                if tr is None:
+                    continue
+            elif tr.name != entry.name:  # exec'd into another program
+                try:
+                    tr.cmd = redact_cmdline(tr.proc.cmdline() or [entry.name])
+                except psutil.Error:
+                    tr.cmd = entry.name
+                tr.name = entry.name
+            r = _read_linux(pid) if _LINUX_PROC else _read_psutil(tr.proc, tr.start)
+            if r is not None and r.start != tr.start:
+                # pid reused since the table was read: the old process is gone, this is another
+                entry = ProcEntry(r.ppid, r.start, entry.name)
+                self._table.update(pid, entry)
+                if pid == self.root_pid:
+                    self._root_gone = True
+                    return None
+                fresh = self._track(pid, entry)
+                if fresh is None:
+                    continue
+                tr = fresh
+            if r is None:
+                continue  # exited between the scan and the read
+            if r.ppid != entry.ppid:  # re-parented; keep the table right for the next sample
+                self._table.update(pid, ProcEntry(r.ppid, entry.start, entry.name))
+            tr.ppid = r.ppid
+            # How much of this process's CPU falls inside the interval
+            born_inside = prev_wall is not None and tr.create_time >= prev_wall - 0.01
+            if tr.has_baseline:
+                d_cpu = max(0.0, r.cpu_s - tr.cpu_s)
+                d_children = max(0.0, r.children_s - tr.children_s)
+                d_vol, d_invol = max(0, r.ctx_vol - tr.ctx_vol), max(0, r.ctx_invol - tr.ctx_invol)
+            elif born_inside:
+                d_cpu, d_children, d_vol, d_invol = r.cpu_s, r.children_s, r.ctx_vol, r.ctx_invol
+            else:
+                d_cpu = d_children = 0.0
+                d_vol = d_invol = 0
+            grown_children += d_children
+            attributed += d_cpu
+            thread_rows: list[tuple[float, int]] = []
+            for tid, t_cpu in r.threads:
+                before = tr.threads.get(tid)
+                if before is not None:
+                    thread_rows.append((max(0.0, t_cpu - before), tid))
+                elif tr.has_baseline or born_inside:
+                    thread_rows.append((t_cpu, tid))
+                else:
+                    thread_rows.append((0.0, tid))
+            thread_rows.sort(reverse=True)
+            tr.threads = dict(r.threads)
+            tr.cpu_s, tr.children_s = r.cpu_s, r.children_s
+            tr.ctx_vol, tr.ctx_invol = r.ctx_vol, r.ctx_invol
+            tr.status = r.status
+            tr.has_baseline = True
+            current[pid] = tr
+            n_threads += r.num_threads
+            ctx_vol_total += d_vol
+            ctx_invol_total += d_invol
+            if dt is not None:
+                rows.append({
+                    "pid": pid,
+                    "ppid": tr.ppid,
+                    "name": tr.name,
+                    "cmd": tr.cmd,
+                    "status": r.status,
+                    "cpu_pct": round(100.0 * d_cpu / dt, 2),
+                    "num_threads": r.num_threads,
+                    "rss": r.rss,
+                    "ctx_vol": r.ctx_vol,
+                    "ctx_invol": r.ctx_invol,
+                    "ctx_vol_delta": d_vol,
+                    "ctx_invol_delta": d_invol,
+                    "threads": [
+                        {"tid": tid, "cpu_s": round(c, 4), "cpu_pct": round(100.0 * c / dt, 2)}
+                        for c, tid in thread_rows[: self.top_threads]
+                    ],
+                    "busy_threads": sum(
+                        1 for c, _ in thread_rows if 100.0 * c / dt >= BUSY_THREAD_MIN_PCT
+                    ),
+                    "is_root": pid == self.root_pid,
+                })
+
+        gone_cpu = self._reaped_cpu(previous, current)
+        self._tracked = current
+        per_core = self._per_core()
+        cg_usage = self._cgroup.usage_s() if self._cgroup is not None else None
+        self_cpu = self._own_cpu()
+        unattributed, method = self._unattributed(
+            grown_children - gone_cpu, attributed, cg_usage, self_cpu, current, table,
+        )
+        self._cgroup_usage, self._self_cpu = cg_usage, self_cpu
+        self._last_wall, self._last_mono = wall, mono
+        by_cpu = {row["pid"]: row["cpu_pct"] for row in rows}
+        pythons = sorted(
+            (p for p in current.values() if p.is_python),
+            key=lambda p: (p.proc.pid != self.root_pid, -by_cpu.get(p.proc.pid, 0.0)),
+        )
+        self._python_pids = [p.proc.pid for p in pythons]
+        if dt is None:
+            return None
+        try:
+            load1 = os.getloadavg()[0]
+        except OSError:
+            load1 = 0.0
+        cpu_total = round(sum(row["cpu_pct"] for row in rows), 2)
+        return {
+            "kind": "tree",
+            "t": wall,
+            "root": self.root_pid,
+            "interval": round(dt, 4),
+            "n_procs": len(rows),
+            "n_threads": n_threads,
+            "cpu_pct_total": cpu_total,
+            "capacity_pct": float(self.usable_cores * 100),
+            "usable_cores": self.usable_cores,
+            "per_core": per_core,
+            "load1": round(load1, 2),
+            "unattributed_cpu_s": round(unattributed, 4),
+            "unattributed_method": method,
+            "ctx_invol_delta": ctx_invol_total,
+            "ctx_vol_delta": ctx_vol_total,
+            "procs": rows,
+        }
+
+    def _reaped_cpu(self, previous: dict[int, _Tracked], current: dict[int, _Tracked]) -> float:
+        """Last-seen CPU (own + reaped children) of tracked processes that exited inside the tree.
+
+        Their parent's children_times grew by their whole CPU; this part was already seen.
+        """
+        gone = {
+            pid: tr for pid, tr in previous.items()
+            if pid not in current or current[pid].start != tr.start
+        }
+        if not gone:
+            return 0.0
+        stayed = {pid for pid, tr in previous.items() if pid not in gone}
+        total = 0.0
+        for tr in gone.values():
+            try:
+                if tr.proc.is_running():
+                    continue  # left the tree (re-parented), did not exit: nobody reaped it here
+            except psutil.Error:
+                pass
+            parent, hops = tr.ppid, 0
+            while parent in gone and hops < 64:
+                parent, hops = gone[parent].ppid, hops + 1
+            if parent in stayed:
+                total += tr.cpu_s + tr.children_s
+        return total
+
+    def _own_cpu(self) -> float | None:
+        try:
+            ct = self._self.cpu_times()
+        except psutil.Error:
+            return None
+        return float(ct.user + ct.system + ct.children_user + ct.children_system)
+
+    def _unattributed(
+        self,
+        children_raw: float,
+        attributed: float,
+        cg_usage: float | None,
+        self_cpu: float | None,
+        current: dict[int, _Tracked],
+        table: dict[int, ProcEntry],
+    ) -> tuple[float, str]:
+        value = children_raw + self._carry_children
+        self._carry_children = min(0.0, value)
+        result, method = max(0.0, value), "children_times"
+        if (
+            self._cgroup is not None and cg_usage is not None and self._cgroup_usage is not None
+            and self_cpu is not None and self._self_cpu is not None
+        ):
+            me = self._self.pid
+            self._cgroup_wait -= 1
+            if self._cgroup_wait > 0:
+                return result, method
+            members = self._cgroup.pids()
+            allowed = set(current) | {me} | {pid for pid, e in table.items() if e.ppid == me}
+            if members is None:
+                self._cgroup = None  # a host-wide hierarchy: not the job's own cgroup
+            elif not members <= allowed:
+                self._cgroup_wait = _CGROUP_RECHECK  # shared with others; look again later
+            else:
+                # this process (and the py-spy it runs) only counts when it shares the cgroup
+                own = self_cpu - self._self_cpu if me in members and me not in current else 0.0
+                value = (cg_usage - self._cgroup_usage) - attributed - own + self._carry_cgroup
+                self._carry_cgroup = min(0.0, value)
+                return max(0.0, value), "cgroup"
+        return result, method
+
+    def _per_core(self) -> list[float]:
+        # Own deltas of cpu_times(percpu) rather than psutil.cpu_percent(), whose "since last
+        # call" state is shared by every caller in the process.
+        now = psutil.cpu_times(percpu=True)
+        before, self._cpu_times = self._cpu_times, now
+        if before is None or len(before) != len(now):
+            return [0.0] * len(now)
+        return [_busy_pct(a, b) for a, b in zip(before, now, strict=True)]
+
+
+def _busy_pct(a: Any, b: Any) -> float:
+    def split(t: Any) -> tuple[float, float]:
+        total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+        idle = t.idle + getattr(t, "iowait", 0.0)
+        return total, total - idle
+
+    total_a, busy_a = split(a)
+    total_b, busy_b = split(b)
+    d_total = total_b - total_a
+    if d_total <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * (busy_b - busy_a) / d_total)), 1)

@@ -1,0 +1,127 @@
+"""`bench attach` against a live Optuna n_jobs=2 search (threads of one process), in process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+import probes.stacks
+from bench.cli import attach as attach_cmd
+from bench.errors import ConfigError, ProbeError
+from bench.results import SCHEMA_VERSION
+from probes.stacks import find_py_spy
+from tests.scripts.targets import target
+
+needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench attach")
+    attach_cmd.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@needs_py_spy
+def test_attach_to_an_optuna_thread_search(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "attach"
+    with target("optuna_threads_search.py", "25") as proc:
+        code = attach_cmd.run(parse(
+            "--pid", str(proc.pid), "--duration", "3", "--interval", "0.5",
+            "--stack-interval", "0.5", "--out", str(out),
+        ))
+    assert code == 0
+    samples = read_jsonl(out / "samples.jsonl")
+    assert samples and all(s["run"] == "attach" for s in samples)
+    trees = [s for s in samples if s["kind"] == "tree"]
+    stacks = [s for s in samples if s["kind"] == "stack"]
+    assert len(trees) >= 4 and len(stacks) >= 3
+    # Optuna's n_jobs=2 is threads: one process, main + 2 trial threads
+    assert {t["n_procs"] for t in trees} == {1}
+    assert min(t["n_threads"] for t in trees) >= 3
+    assert {s["pid"] for s in stacks} == {proc.pid}
+    assert max(sum(s["counts"].values()) for s in stacks) >= 3
+    assert sum(s["counts"]["gil"] + s["counts"]["waiting_gil"] for s in stacks) > 0
+
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["schema_version"] == SCHEMA_VERSION
+    assert meta["kind"] == "attach" and meta["pid"] == proc.pid
+    assert "optuna_threads_search.py" in meta["cmdline"]
+    assert meta["machine"]["usable_cores"] >= 1
+    assert meta["end"] > meta["start"] and meta["duration"] >= 3
+    assert meta["summary"]["procs_peak"] == 1
+    printed = capsys.readouterr().out
+    assert "attach summary" in printed and str(out) in printed
+
+
+def test_attach_without_stacks_needs_no_py_spy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(probes.stacks, "find_py_spy", lambda: None)
+    with target("sleeping_children.py", "2", "20") as proc:
+        code = attach_cmd.run(parse(
+            "--pid", str(proc.pid), "--duration", "1", "--interval", "0.25", "--no-stacks",
+            "--out", str(tmp_path / "o"),
+        ))
+    assert code == 0
+    samples = read_jsonl(tmp_path / "o" / "samples.jsonl")
+    assert {s["kind"] for s in samples} == {"tree"}
+    assert all(s["n_procs"] == 3 for s in samples)
+    assert "processes" in capsys.readouterr().out  # the plain progress line (not a TTY)
+
+
+def test_attach_ends_when_the_target_exits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with target("busy_threads.py", "1", "1.5") as proc:
+        t0 = time.monotonic()
+        attach_cmd.run(parse(
+            "--pid", str(proc.pid), "--duration", "30", "--no-stacks", "--out", str(tmp_path / "o"),
+        ))
+        took = time.monotonic() - t0
+    assert took < 5
+    assert f"process {proc.pid} exited" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert meta["duration"] < 5 and meta["summary"]["tree_samples"] >= 1
+
+
+def test_attach_to_a_missing_pid_is_a_probe_error(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match="no process with pid"):
+        attach_cmd.run(parse("--pid", "999999999", "--duration", "1", "--out", str(tmp_path)))
+    assert not (tmp_path / "samples.jsonl").exists()
+
+
+def test_bad_duration_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--duration"):
+        attach_cmd.run(parse("--pid", str(os.getpid()), "--duration", "0", "--out", str(tmp_path)))
+
+
+def test_ptrace_refusal_is_a_probe_error_that_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "py-spy"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo \"Permission Denied: Try running again with elevated permissions\" >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(probes.stacks, "find_py_spy", lambda: str(fake))
+    with pytest.raises(ProbeError) as info:
+        attach_cmd.run(
+            parse("--pid", str(os.getpid()), "--duration", "1", "--out", str(tmp_path / "o"))
+        )
+    message = str(info.value)
+    assert "ptrace_scope" in message and "SYS_PTRACE" in message and "--no-stacks" in message
+    assert "\n" not in message

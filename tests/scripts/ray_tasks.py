@@ -1,0 +1,44 @@
+"""Target: a local Ray instance (ray.init in this process) running 2 busy tasks.
+
+Usage: ray_tasks.py [max_seconds]. Needs ray; prints "ready" once both tasks run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import ray
+
+
+@ray.remote
+def spin(seconds: float, started: str) -> int:
+    open(started + f".{os.getpid()}", "w").close()
+    end = time.time() + seconds
+    x = 0
+    while time.time() < end:
+        for i in range(10_000):
+            x = (x * 31 + i) % 1_000_003
+    return x
+
+
+def main() -> None:
+    max_s = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+    # address="local": always a fresh instance of our own, never a cluster already running here
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ray_tasks.{os.getpid()}")
+    refs = [spin.remote(max_s, marker) for _ in range(2)]
+    deadline = time.time() + 60
+    folder, prefix = os.path.split(marker)
+    while time.time() < deadline:
+        if sum(1 for f in os.listdir(folder) if f.startswith(prefix + ".")) >= 2:
+            break
+        time.sleep(0.1)
+    print("ready", flush=True)
+    ray.get(refs)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
