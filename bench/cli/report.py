@@ -1,0 +1,51 @@
+"""`bench report RESULTS_DIR`: regenerate the markdown report and plots from saved results alone."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "results_dir",
+        metavar="RESULTS_DIR",
+        help="a results directory written by bench compare/run",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="markdown file to write (default: RESULTS_DIR/report.md); plots go beside it",
+    )
+    p.add_argument(
+        "--price-per-hour",
+        dest="price_per_hour",
+        type=float,
+        metavar="X",
+        help="$ per hour of the machine the results come from (default: the run's config)",
+    )
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="price catalog TOML: [[vm]] tables of name, vcpus, usd_per_hour "
+        "(default: the shipped catalog)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return report(
+        args.results_dir, out=args.out, price_per_hour=args.price_per_hour, prices=args.prices
+    )
+
+
+def report(
+    results_dir: str,
+    out: str | None = None,
+    price_per_hour: float | None = None,
+    prices: str | None = None,
+) -> int:
+    """Write the report; prints its path. Errors are BenchErrors with their exit codes."""
+    from bench.report import write_report
+
+    path = write_report(results_dir, out=out, price_per_hour=price_per_hour, prices=prices)
+    print(f"report: {path}")
+    return 0

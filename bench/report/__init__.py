@@ -1,0 +1,102 @@
+"""The markdown report of a results directory, with its PNG plots, regenerated from saved files.
+
+write_report(results_dir, out=None, price_per_hour=None, prices=None) -> Path
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from bench.diagnose import Diagnosis, Recorded, analyse
+from bench.errors import ConfigError, ResultsError
+from bench.report import cost, hypotheses, matrix
+from bench.report.cost import ScalingModel
+from bench.report.markdown import ReportParts, render
+
+__all__ = ["REPORT_NAME", "build", "write_report"]
+
+REPORT_NAME = "report.md"
+
+
+def build(
+    d: Diagnosis,
+    report_dir: Path,
+    price_per_hour: float | None = None,
+    prices: str | Path | None = None,
+    scaling: ScalingModel | None = None,
+) -> ReportParts:
+    """Every table's figures for a diagnosed results directory (no file is written)."""
+    if price_per_hour is None:
+        price_per_hour = d.recorded.config.get("price_per_hour")
+    if price_per_hour is not None and (
+        isinstance(price_per_hour, bool) or float(price_per_hour) <= 0
+    ):
+        raise ConfigError(f"--price-per-hour must be a positive number, got {price_per_hour!r}")
+    catalog = cost.load_catalog(prices)
+    model = scaling or cost.MeasuredEfficiency()
+    measured = []
+    for row in matrix.rows(d):
+        s = d.recorded.summaries.get(row.label)
+        if s is None or row.status != "ok":
+            continue
+        measured.append(
+            cost.measured_cost(
+                row.label,
+                row.kind,
+                row.workers,
+                s.trials_done,
+                s.throughput,
+                s.startup,
+                s.speedup,
+                s.efficiency,
+                d.observations[row.label].core_s_per_trial,
+                None if price_per_hour is None else float(price_per_hour),
+            )
+        )
+    base = d.contexts[d.recorded.labels[0]].baseline if d.recorded.labels else None
+    projected = cost.project(measured, catalog, base.throughput if base else None, model)
+    return ReportParts(
+        diagnosis=d,
+        matrix=matrix.rows(d),
+        hypotheses=hypotheses.evaluate(d),
+        measured=measured,
+        projected=projected,
+        catalog=catalog,
+        catalog_source=str(prices) if prices is not None else "bench/data/prices.toml",
+        model=model,
+        price_per_hour=None if price_per_hour is None else float(price_per_hour),
+        plots={},
+        report_dir=report_dir,
+    )
+
+
+def write_report(
+    results_dir: str | Path,
+    out: str | Path | None = None,
+    price_per_hour: float | None = None,
+    prices: str | Path | None = None,
+    scaling: ScalingModel | None = None,
+) -> Path:
+    """Write the markdown report (default `report.md` in the results directory) and its PNG plots
+    beside it; returns the markdown's path. Reads saved files only."""
+    from bench.report.plots import write_plots
+
+    d = analyse(Recorded.load(results_dir))
+    path = Path(out) if out is not None else Path(results_dir) / REPORT_NAME
+    if path.is_dir():
+        path = path / REPORT_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    parts = build(d, path.parent, price_per_hour, prices, scaling)  # validates before plotting
+    plots = write_plots(d, path.parent, path.stem)
+    parts = dataclasses.replace(parts, plots=plots)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(render(parts))
+        tmp.replace(path)
+    except OSError as exc:
+        raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path

@@ -1,0 +1,327 @@
+"""The report document: header and verdict, root-cause matrix, hypotheses, cost, plots, findings,
+probe notes. Pure: a Diagnosis and the pieces computed from it in, markdown text out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.diagnose import Diagnosis
+from bench.diagnose import thresholds as th
+from bench.report import cells as c
+from bench.report import matrix
+from bench.report.cost import TRIALS_PER_QUOTE, MeasuredCost, ProjectedCost, ScalingModel, VmPrice
+from bench.report.hypotheses import INCONCLUSIVE, NOT_TESTED, PROVEN, REFUTED, Hypothesis
+from bench.report.links import runbook_link
+from bench.report.verdict import verdict
+
+VERDICT_MARK = {PROVEN: c.GOOD, REFUTED: c.BAD, INCONCLUSIVE: c.WARN, NOT_TESTED: "·"}
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """Everything the document shows, computed before rendering so tests can check the numbers."""
+
+    diagnosis: Diagnosis
+    matrix: list[matrix.MatrixRow]
+    hypotheses: list[Hypothesis]
+    measured: list[MeasuredCost]
+    projected: list[ProjectedCost]
+    catalog: list[VmPrice]
+    catalog_source: str
+    model: ScalingModel
+    price_per_hour: float | None
+    plots: dict[str, Path]
+    report_dir: Path
+
+
+def _when(ts: Any) -> str:
+    try:
+        return dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError, OverflowError):
+        return "unknown"
+
+
+def _gib(n: Any) -> str:
+    return f"{n / 2**30:.1f} GiB" if isinstance(n, int) and n else "?"
+
+
+def _q(d: dict[str, Any], key: str) -> str:
+    """A value for the header, "?" when missing."""
+    v = d.get(key)
+    return "?" if v is None else str(v)
+
+
+def _command(argv: Any) -> str:
+    """The command line as a user would type it (`bench ...`, not the module path)."""
+    if not isinstance(argv, list) or not argv:
+        return str(argv or "")
+    head = Path(str(argv[0])).name
+    words = ["bench", *argv[1:]] if head in ("bench", "__main__.py") else argv
+    return shlex.join(str(x) for x in words)
+
+
+def header(d: Diagnosis) -> str:
+    meta = d.recorded.meta
+    m, cfg = d.recorded.machine, d.recorded.config
+    git = meta.get("git") or {}
+    commit = git.get("commit")
+    dirty = {"True": " (dirty: uncommitted changes)", "False": ""}.get(
+        str(git.get("dirty")), " (dirty: unknown)"
+    )
+    versions = m.get("versions") or {}
+    shown = ("torch", "optuna", "joblib", "ray", "numpy")
+    libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v and k in shown)
+    env = m.get("thread_env") or {}
+    env_text = ", ".join(f"{k}={v}" for k, v in env.items()) or "none set"
+    smt = {"True": "SMT on", "False": "no SMT"}.get(str(m.get("smt")), "SMT unknown")
+    cmd = _command(meta.get("command"))
+    if cfg.get("objective"):
+        workload = f"user objective `{_q(cfg, 'objective')}`"
+    else:
+        workload = (
+            f"GA {_q(cfg, 'generations')} generations × {_q(cfg, 'seeds')} seed(s), population "
+            f"{_q(cfg, 'population')}, mode `{_q(cfg, 'mode')}`"
+        )
+    title = d.recorded.path.name if d.recorded.path else meta.get("run_id", "")
+    lines = [
+        f"# corebench report: {title}",
+        "",
+        verdict(d),
+        "",
+        f"- **Machine:** {_q(m, 'cpu_model')}; {_q(m, 'usable_cores')} usable cores "
+        f"({_q(m, 'logical_cores')} logical, {_q(m, 'physical_cores')} physical, {smt}); "
+        f"{_gib(m.get('memory_bytes'))}; fingerprint `{_q(m, 'id')}`",
+        f"- **Software:** Python {_q(m, 'python')}; {libs or 'versions unknown'}; "
+        f"torch threads {_q(m, 'torch_threads')}; thread env: {env_text}",
+        f"- **Search:** {_q(cfg, 'trials')} trials of {workload}; {_q(cfg, 'workers')} workers, "
+        f"threads `{_q(cfg, 'threads')}`, start method `{_q(cfg, 'start_method')}`, "
+        f"sampler `{_q(cfg, 'sampler')}` (preset `{_q(cfg, 'preset')}`)",
+        f"- **Date:** {_when(meta.get('created'))}; **commit:** "
+        + (f"`{str(commit)[:12]}`{dirty}" if commit else "not a git checkout")
+        + f"; corebench {meta.get('corebench_version', '?')}",
+    ]
+    if cmd:
+        lines.append(f"- **Command:** `{cmd}`")
+    return "\n".join(lines)
+
+
+def matrix_section(p: ReportParts) -> str:
+    cores = p.diagnosis.recorded.usable_cores
+    out = [
+        "## Root-cause matrix",
+        "",
+        matrix.render(p.matrix),
+        "",
+        f"Worker processes: expected for the strategy · most busy at once in the process-tree "
+        f"samples (≥ {th.BUSY_PROCESS_MIN_PCT:.0f}% of a core; for process strategies the parent "
+        "that only asks and tells is not counted) · distinct pids in the trial records. Runnable "
+        f"threads: ran ≥ {th.RUNNABLE_THREAD_MIN_PCT:.0f}% of a core in a sample, median over the "
+        "trials, per usable core. CPU use: mean over the trials and peak sample, 100% = all "
+        f"{cores} usable cores. Useful efficiency = speedup / workers, from completed trials per "
+        "second (never from CPU%).",
+    ]
+    down = [r for r in p.matrix if r.status != "ok"]
+    if down:
+        out += ["", "Runs that did not complete:"]
+        out += [f"- `{r.label}`: {r.status}" + (f": {r.reason}" if r.reason else "") for r in down]
+    return "\n".join(out)
+
+
+def hypotheses_section(hs: Sequence[Hypothesis]) -> str:
+    rows = [
+        [
+            h.claim,
+            f"{VERDICT_MARK[h.verdict]} {h.verdict}",
+            ", ".join(f"`{r}`" for r in h.rows) or c.NA,
+            h.evidence,
+        ]
+        for h in hs
+    ]
+    return "\n".join(
+        [
+            "## Hypotheses",
+            "",
+            c.table(("hypothesis", "verdict", "deciding rows", "evidence"), rows),
+            "",
+            "A hypothesis is decided only by the runs that test it; without them it is "
+            "*not tested*. *Inconclusive*: those runs ran but their figures do not settle it.",
+        ]
+    )
+
+
+def _throughput(per_s: float | None, evals_per_trial: int | None) -> str:
+    if per_s is None:
+        return c.NA
+    text = f"{per_s * 60:.1f} trials/min"
+    if evals_per_trial:
+        text += f" · {per_s * evals_per_trial:,.0f} evals/s"
+    return text
+
+
+def cost_section(p: ReportParts) -> str:
+    price = p.price_per_hour
+    q = TRIALS_PER_QUOTE
+    here = (
+        f"$ / {q} trials here at ${price:g}/h (measured)"
+        if price
+        else f"$ / {q} trials here (measured)"
+    )
+    evals = p.diagnosis.recorded.evaluations_per_trial
+    measured_rows = [
+        [
+            f"`{m.label}`",
+            m.kind,
+            _throughput(m.throughput, evals),
+            c.num(m.core_s_per_trial, 2),
+            c.pct(m.efficiency),
+            c.seconds(m.wall_per_quote_s),
+            c.usd(m.usd_per_quote),
+        ]
+        for m in p.measured
+    ]
+    out = [
+        "## Cost",
+        "",
+        "### Measured on this machine",
+        "",
+        c.table(
+            (
+                "run",
+                "runs trials as",
+                "useful throughput (measured)",
+                "CPU core-s / trial (measured)",
+                "useful efficiency (measured)",
+                f"wall / {q} trials here (measured)",
+                here,
+            ),
+            measured_rows,
+            right=(2, 3, 4, 5, 6),
+        ),
+        "",
+        "Useful throughput: completed trials (and the GA fitness evaluations they hold) per unit "
+        "of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
+        f"the trials divided by completed trials. Wall per {q} trials: the run's start-up + {q} / "
+        "(completed trials per second over the trials). "
+        + (
+            f"Cost at ${price:g} per hour for this machine."
+            if price
+            else "No price for this machine: pass `--price-per-hour X`."
+        ),
+    ]
+    if p.catalog and p.projected:
+        header = ["run"] + [
+            f"{vm.name} ({vm.vcpus} vCPU, ${vm.usd_per_hour:g}/h): "
+            f"speedup · wall · $ per {q} trials (projected)"
+            for vm in p.catalog
+        ]
+        by_run: dict[str, list[str]] = {}
+        for pc in p.projected:
+            cell = c.NA
+            if pc.speedup is not None:
+                wall, usd = c.seconds(pc.wall_per_quote_s), c.usd(pc.usd_per_quote)
+                cell = f"{c.times(pc.speedup)} · {wall} · {usd}"
+            by_run.setdefault(pc.label, []).append(cell)
+        out += [
+            "",
+            f"### Projected on catalog VMs ({p.model.name})",
+            "",
+            c.table(
+                header,
+                [[f"`{lb}`", *cells] for lb, cells in by_run.items()],
+                right=tuple(range(1, len(header))),
+            ),
+            "",
+            f"*Assumption:* {p.model.assumption} Catalog: `{p.catalog_source}`.",
+        ]
+    return "\n".join(out)
+
+
+def plots_section(p: ReportParts) -> str:
+    if not p.plots:
+        return "## Plots\n\nNo process-tree samples or completed trials to plot."
+    captions = {
+        "cpu": "CPU use over time per run, against the capacity line (shaded: trials running)",
+        "threads": "Threads alive and runnable over time per run, against the usable cores",
+        "throughput": "Useful throughput per run (completed trials per minute), ideal marked",
+    }
+    out = ["## Plots", ""]
+    for name, path in p.plots.items():
+        out += [f"![{captions.get(name, name)}]({path.name})", ""]
+    return "\n".join(out).rstrip()
+
+
+def findings_section(p: ReportParts) -> str:
+    d = p.diagnosis
+    out = ["## Findings"]
+    for label in d.recorded.labels:
+        fs = d.findings.get(label, [])
+        if not fs:
+            continue
+        out += ["", f"### `{label}`", ""]
+        for f in fs:
+            ev = ", ".join(f"{k}={_ev(v)}" for k, v in f.evidence.items() if v is not None)
+            out += [
+                f"- {c.SEVERITY_MARK[f.severity]} **{f.code}**: {f.explanation}",
+                f"  - *Next:* {f.action}",
+                f"  - *Evidence:* `{ev}`",
+                f"  - *Runbook:* {runbook_link(f.runbook, p.report_dir)}",
+            ]
+    if len(out) == 1:
+        out += ["", "No findings: no run recorded enough data to diagnose."]
+    return "\n".join(out)
+
+
+def _ev(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {x}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def notes_section(p: ReportParts) -> str:
+    d = p.diagnosis
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for n in d.recorded.notes:
+        key = (
+            str(n.get("level") or "info"),
+            str(n.get("probe") or "probe"),
+            str(n.get("message") or ""),
+        )
+        runs = grouped.setdefault(key, [])
+        if n.get("run") and str(n["run"]) not in runs:
+            runs.append(str(n["run"]))
+    lines = []
+    for (level, probe, message), runs in grouped.items():
+        mark = {"error": c.BAD, "warning": c.WARN}.get(level, c.INFO)
+        where = f" (runs: {', '.join(f'`{r}`' for r in runs)})" if runs else ""
+        lines.append(f"- {mark} **{probe}** ({level}): {c.esc(message)}{where}")
+    if not any(obs.stacks for obs in d.observations.values()) and d.observations:
+        lines.append(
+            f"- {c.WARN} **report**: no stack samples in this results directory, so thread states "
+            "(holding / waiting for the GIL) are unknown; GIL_BOUND can only be inferred from CPU."
+        )
+    return "## Probe notes\n\n" + ("\n".join(lines) if lines else "None: every probe ran as asked.")
+
+
+def render(p: ReportParts) -> str:
+    d = p.diagnosis
+    src = d.recorded.path
+    footer = f"---\nGenerated by corebench {__version__} from saved results only" + (
+        f"; regenerate with `bench report {src}`." if src else "."
+    )
+    sections = [
+        header(d),
+        matrix_section(p),
+        hypotheses_section(p.hypotheses),
+        cost_section(p),
+        plots_section(p),
+        findings_section(p),
+        notes_section(p),
+        footer,
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,217 @@
+"""PNG plots for the report (matplotlib, Agg, no pyplot state): CPU use over time against capacity,
+threads over time, and useful throughput per run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.diagnose import Diagnosis
+from bench.diagnose.observe import cpu_cores, runnable_threads
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# Colour by how a strategy runs trials, so the same story reads the same in every plot.
+KIND_COLORS = {
+    "inline": "#6b6b6b",
+    "threads": "#d1495b",
+    "processes": "#2e86ab",
+    "ray": "#7b5ea7",
+    "unknown": "#999999",
+}
+CAPACITY_COLOR = "#222222"
+PANEL_W, PANEL_H = 5.6, 2.5
+
+
+def _figure(panels: int) -> tuple[Figure, list[Axes]]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cols = 1 if panels == 1 else 2
+    rows = max(1, math.ceil(panels / cols))
+    fig = Figure(figsize=(PANEL_W * cols, PANEL_H * rows + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[panels:]:
+        ax.set_visible(False)
+    return fig, flat[:panels]
+
+
+def _tree(d: Diagnosis, label: str) -> list[dict[str, Any]]:
+    rows = [s for s in d.recorded.samples.get(label, []) if s.get("kind") == "tree"]
+    return sorted(rows, key=lambda s: float(s.get("t") or 0))
+
+
+def _t0(d: Diagnosis, label: str, tree: list[dict[str, Any]]) -> float:
+    start = d.observations[label].run_start
+    return start if start is not None else float(tree[0]["t"])
+
+
+def _shade_work(ax: Axes, d: Diagnosis, label: str, t0: float) -> None:
+    w = d.observations[label].work_window
+    if w is not None:
+        ax.axvspan(w[0] - t0, w[1] - t0, color="#f2e8cf", alpha=0.6, lw=0, label="trials running")
+
+
+def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
+    """Cores busy over time, one panel per run, against the usable-cores line."""
+    labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
+    if not labels:
+        return None
+    cores = d.recorded.usable_cores
+    fig, axes = _figure(len(labels))
+    top = max(cores, *(max(cpu_cores(s) for s in _tree(d, lb)) for lb in labels)) * 1.15
+    for ax, label in zip(axes, labels, strict=True):
+        tree = _tree(d, label)
+        t0 = _t0(d, label, tree)
+        xs = [float(s["t"]) - t0 for s in tree]
+        obs = d.observations[label]
+        _shade_work(ax, d, label, t0)
+        mine = [cpu_cores(s) for s in tree]
+        # The whole machine above the run: the grey band is CPU other processes took meanwhile.
+        machine = [sum(float(x) for x in s.get("per_core") or []) / 100.0 for s in tree]
+        if any(machine):
+            ax.fill_between(xs, mine, [max(m, r) for m, r in zip(machine, mine, strict=True)],
+                            color="#9a9a9a", alpha=0.35, lw=0, label="other processes")
+        ax.plot(
+            xs,
+            mine,
+            color=KIND_COLORS.get(d.contexts[label].kind, "#999999"),
+            lw=1.6,
+            label="this run",
+        )
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({cores} cores)")
+        mean = (
+            ""
+            if obs.cpu_cores_mean is None
+            else f" — mean {obs.cpu_cores_mean:.1f} of {cores} cores"
+        )
+        ax.set_title(f"{label}{mean}", fontsize=9, loc="left")
+        ax.set_ylim(0, top)
+        ax.set_xlabel("seconds since run start", fontsize=8)
+        ax.set_ylabel("cores busy", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("CPU use over time, in cores (one core fully busy = 1)", fontsize=10)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def threads_plot(d: Diagnosis, path: Path) -> Path | None:
+    """Threads alive and threads runnable over time, one panel per run, against the cores."""
+    labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
+    if not labels:
+        return None
+    cores = d.recorded.usable_cores
+    fig, axes = _figure(len(labels))
+    # One y scale for every panel, so thread counts compare across runs at a glance.
+    top = max(cores, *(int(s.get("n_threads") or 0) for lb in labels for s in _tree(d, lb))) * 1.15
+    for ax, label in zip(axes, labels, strict=True):
+        tree = _tree(d, label)
+        t0 = _t0(d, label, tree)
+        xs = [float(s["t"]) - t0 for s in tree]
+        color = KIND_COLORS.get(d.contexts[label].kind, "#999999")
+        _shade_work(ax, d, label, t0)
+        ax.plot(
+            xs,
+            [int(s.get("n_threads") or 0) for s in tree],
+            color=color,
+            lw=1.6,
+            label="threads alive",
+        )
+        ax.plot(
+            xs,
+            [runnable_threads(s)[0] for s in tree],
+            color=color,
+            lw=1.2,
+            ls=":",
+            label="threads runnable",
+        )
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"usable cores ({cores})")
+        ax.set_title(
+            f"{label} — peak {max(int(s.get('n_threads') or 0) for s in tree)} threads",
+            fontsize=9,
+            loc="left",
+        )
+        ax.set_ylim(0, top)
+        ax.set_xlabel("seconds since run start", fontsize=8)
+        ax.set_ylabel("threads", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Threads over time (all processes of the run)", fontsize=10)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def throughput_plot(d: Diagnosis, path: Path) -> Path | None:
+    """Completed trials per minute per run, with the ideal (sequential x busy cores) marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    summaries = d.recorded.summaries
+    labels = [lb for lb in d.recorded.labels if summaries.get(lb) and summaries[lb].throughput]
+    if not labels:
+        return None
+    cores = d.recorded.usable_cores
+    base = d.contexts[labels[0]].baseline
+    fig = Figure(figsize=(max(5.5, 1.1 * len(labels) + 2), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    xs = range(len(labels))
+    values = [summaries[lb].throughput * 60 for lb in labels]  # type: ignore[operator]
+    colors = [KIND_COLORS.get(d.contexts[lb].kind, "#999999") for lb in labels]
+    bars = ax.bar(xs, values, color=colors, width=0.6)
+    for bar, lb in zip(bars, labels, strict=True):
+        sp = summaries[lb].speedup
+        if sp is not None:
+            ax.annotate(
+                f"{sp:.2f}×",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+    if base is not None and base.throughput:
+        ideal = [base.throughput * 60 * min(d.contexts[lb].workers, cores) for lb in labels]
+        ax.scatter(
+            xs,
+            ideal,
+            marker="_",
+            s=600,
+            color=CAPACITY_COLOR,
+            zorder=3,
+            label="ideal: sequential × min(workers, cores)",
+        )
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_xticks(list(xs), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("completed trials / minute", fontsize=8)
+    ax.set_ylim(
+        0, max(values + ([base.throughput * 60 * cores] if base and base.throughput else [])) * 1.2
+    )
+    ax.tick_params(labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(
+        "Useful throughput over the trials (speedup vs sequential on each bar)",
+        fontsize=10,
+        loc="left",
+    )
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_plots(d: Diagnosis, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Every plot that has data, as `<stem>_<name>.png` in out_dir; name -> path."""
+    made: dict[str, Path] = {}
+    for name, fn in (("cpu", cpu_plot), ("threads", threads_plot), ("throughput", throughput_plot)):
+        p = fn(d, out_dir / f"{stem}_{name}.png")
+        if p is not None:
+            made[name] = p
+    return made

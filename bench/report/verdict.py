@@ -1,0 +1,202 @@
+"""The one-paragraph verdict: the root cause in plain words, its evidence, the strategy to use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.diagnose import Diagnosis, Finding
+from bench.diagnose import findings as F
+from bench.report import cells as c
+
+# Below this speedup over sequential no strategy is worth recommending at this size.
+MIN_USEFUL_SPEEDUP = 1.2
+# Useful efficiency above this is more than the extra workers can explain: the baseline's own
+# trials were slower, which the verdict says instead of letting the figure stand.
+SUPERLINEAR_EFFICIENCY = 1.15
+_PROBLEM = (F.ERROR, F.WARNING)
+
+
+def _gil(e: dict[str, Any]) -> str:
+    cpu, cores = e.get("process_cpu_pct_median"), e.get("usable_cores")
+    if e.get("source") == "stacks":
+        share = c.pct(e.get("gil_wait_share"))
+        text = f"had {share} of its active Python threads waiting for the GIL"
+        if cpu is not None:
+            text += f" and the process used {cpu:.0f}% CPU, about one of {cores} cores"
+        return text
+    return (
+        f"squeezed {e.get('trials_in_flight_peak')} concurrent trials into {cpu:.0f}% CPU, about "
+        f"one of {cores} cores (GIL inferred from CPU: no stack samples)"
+    )
+
+
+def headline(f: Finding) -> str:
+    """A finding as a clause: "`run` <headline>" reads as a sentence."""
+    e = f.evidence
+    if f.code == F.THREADS_NOT_PROCESSES:
+        if "trials_in_flight_peak" in e:
+            return f"ran {e['trials_in_flight_peak']} trials at once as threads of one process"
+        n = e.get("active_python_threads_mean")
+        return f"ran its work as {n} busy Python threads of one process"
+    if f.code == F.GIL_BOUND:
+        return _gil(e)
+    if f.code == F.OVERSUBSCRIBED:
+        text = f"had {c.num(e.get('runnable_per_core'))} runnable threads per core"
+        if e.get("throughput_vs_limited") is not None:
+            ratio = c.pct(e["throughput_vs_limited"])
+            text += f" and ran trials at {ratio} of `{e.get('limited_run')}`'s rate"
+        return text
+    if f.code == F.SPIN_WAIT:
+        ratio = c.num(e.get("ratio"))
+        return f"burned {ratio}× the sequential run's CPU per trial without more throughput"
+    if f.code == F.UNDERSUBSCRIBED:
+        return f"left {c.num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
+    if f.code == F.STALLED:
+        return f"made no progress for {c.num(e.get('gap_s'), 0)} s"
+    if f.code == F.STARTUP_DOMINATED:
+        share, startup = c.pct(e.get("share")), c.num(e.get("startup_s"))
+        return f"spent {share} of its wall ({startup} s) starting up"
+    if f.code == F.CONTENDED:
+        busy = c.num(e.get("foreign_cores_mean"))
+        cores = e.get("usable_cores")
+        return f"shared the machine: other processes kept {busy} of {cores} cores busy"
+    if f.code == F.DISPATCH_OVERHEAD:
+        gap, ratio = c.num(e.get("gap_s_median"), 2), c.pct(e.get("ratio"))
+        return f"waited {gap} s between trials, {ratio} of a trial"
+    return "is healthy"
+
+
+def problems(d: Diagnosis, label: str) -> list[Finding]:
+    """Findings that say something is wrong with the strategy (CONTENDED is about the machine)."""
+    fs = d.findings.get(label, [])
+    return [f for f in fs if f.severity in _PROBLEM and f.code != F.CONTENDED]
+
+
+def best_run(d: Diagnosis) -> str | None:
+    """The completed run with the highest useful speedup (throughput when there is no baseline)."""
+    scored = [
+        (s.speedup if s.speedup is not None else 0.0, s.throughput or 0.0, -i, lb)
+        for i, lb in enumerate(d.recorded.labels)
+        if (s := d.recorded.summaries.get(lb)) is not None and s.status == "ok" and s.throughput
+    ]
+    return max(scored)[3] if scored else None
+
+
+def primary(d: Diagnosis) -> tuple[str, list[Finding]] | None:
+    """The run whose problem explains most: root-cause order, then errors first, then the lower
+    efficiency (a GIL-bound threads run outranks an oversubscribed pool, whatever the severity)."""
+    cands = []
+    for i, lb in enumerate(d.recorded.labels):
+        ps = problems(d, lb)
+        if ps:
+            eff = d.contexts[lb].efficiency
+            rank = min(f.rank for f in ps)
+            not_error = min(f.severity != F.ERROR for f in ps)
+            cands.append((rank, not_error, eff if eff is not None else 9.0, i, lb))
+    if not cands:
+        return None
+    lb = min(cands)[4]
+    return lb, problems(d, lb)
+
+
+def _root_cause(d: Diagnosis) -> str:
+    if not d.recorded.runs:
+        return (
+            "**No run finished:** this results directory holds no run record, so there is "
+            "nothing to diagnose (was the compare stopped before its first run ended?)."
+        )
+    top = primary(d)
+    if top is None:
+        return "**No problem found:** no rule fired on any run."
+    lb, fs = top
+    # "ran 2 trials as threads of one process; it had 60% waiting for the GIL" reads in the order
+    # things happen, whatever the root-cause order of the codes.
+    fs = sorted(fs[:2], key=lambda f: f.code != F.THREADS_NOT_PROCESSES)
+    clauses = "; it ".join(headline(f) for f in fs)
+    s = d.recorded.summaries.get(lb)
+    tail = ""
+    if s is not None and s.speedup is not None:
+        tail = (
+            f", so its useful speedup was {c.times(s.speedup)} sequential "
+            f"({c.pct(s.efficiency)} efficiency)"
+        )
+    return f"**Root cause ({' + '.join(f.code for f in fs)}):** `{lb}` {clauses}{tail}."
+
+
+def _recommendation(d: Diagnosis, best: str) -> str:
+    s = d.recorded.summaries[best]
+    if s.speedup is None:
+        rate = (s.throughput or 0.0) * 60
+        return (
+            "No sequential baseline completed, so no speedup can be measured; the highest "
+            f"throughput was `{best}` ({rate:.1f} trials/min)."
+        )
+    if s.speedup < MIN_USEFUL_SPEEDUP:
+        contended = any(f.code == F.CONTENDED for fs in d.findings.values() for f in fs)
+        why = (
+            "other processes held the cores (CONTENDED) — re-run on a quiet machine before "
+            "choosing" if contended else
+            "at this size parallelism does not pay — try a larger preset before choosing"
+        )
+        return (
+            f"No strategy ran trials more than {MIN_USEFUL_SPEEDUP:.1f}× faster than sequential "
+            f"here (best: `{best}` at {c.times(s.speedup)}); {why}."
+        )
+    procs = d.processes_seen(best)
+    health = problems(d, best)
+    note = f"; mind its {', '.join(f.code for f in health)}" if health else ""
+    return (
+        f"**Use `{best}`:** {c.times(s.speedup)} sequential with {s.workers} workers "
+        f"({procs} busy worker process{'es' if procs != 1 else ''}, {c.pct(s.efficiency)} "
+        f"useful efficiency){note}."
+    )
+
+
+def _superlinear(d: Diagnosis, best: str) -> str | None:
+    s = d.recorded.summaries[best]
+    base = d.contexts[best].baseline
+    if s.efficiency is None or s.efficiency <= SUPERLINEAR_EFFICIENCY or base is None:
+        return None
+    mine = d.observations[best].median_trial_s
+    theirs = d.observations[base.label].median_trial_s
+    if not mine or not theirs:
+        return None
+    default = "the library default"
+    return (
+        "Efficiency above 100% means the baseline was slower per trial, not that "
+        f"`{best}` did more than its workers can: a `{base.label}` trial took a median "
+        f"{theirs:.2f} s against {mine:.2f} s in `{best}` ({base.threads or default} vs "
+        f"{s.threads or default} threads per worker)."
+    )
+
+
+def verdict(d: Diagnosis) -> str:
+    """Root cause, evidence, recommendation, other runs' problems: one paragraph of markdown."""
+    top = primary(d)
+    best = best_run(d)
+    parts = [_root_cause(d)]
+    if best is not None:
+        parts.append(_recommendation(d, best))
+    others = [
+        f"`{lb}` {', '.join(f.code for f in problems(d, lb))}"
+        for lb in d.recorded.labels
+        if problems(d, lb) and (top is None or lb != top[0]) and lb != best
+    ]
+    if others:
+        parts.append("Also: " + "; ".join(others) + ".")
+    if best is not None and (note := _superlinear(d, best)):
+        parts.append(note)
+    findings = d.findings
+    contended = [lb for lb in d.recorded.labels if F.CONTENDED in {f.code for f in findings[lb]}]
+    if contended:
+        runs = ", ".join(f"`{lb}`" for lb in contended)
+        parts.append(
+            f"**Caution (CONTENDED):** other processes took a large share of the cores during "
+            f"{runs}; re-run on a quiet machine before trusting these ratios."
+        )
+    if d.recorded.runs and not any(obs.stacks for obs in d.observations.values()):
+        parts.append(
+            "No stack samples were recorded (see probe notes): GIL evidence, if any, is "
+            "inferred from CPU."
+        )
+    return " ".join(parts)
