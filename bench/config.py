@@ -23,7 +23,8 @@ MAX_WORKERS_PER_CORE = 4
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Answers in well under a minute on 2 cores, every strategy included.
-    "smoke": {"trials": 4, "generations": 4, "seeds": 1, "population": 16, "mode": "loop"},
+    "smoke": {"trials": 4, "generations": 60, "seeds": 1, "population": 64, "mode": "loop",
+              "probe_interval": 0.25, "stack_interval": 0.5},
     # One trial is ~3-8 s on one core here (loop mode), so dispatch does not dominate.
     "default": {"trials": 8, "generations": 80, "seeds": 3, "population": 200, "mode": "loop"},
     # The scale of the original report: 100 trials of a 500 x 150 GA over 3 seeds.
@@ -226,6 +227,7 @@ def validate(cfg: Config) -> None:
         ("migrate_every", 1), ("migrants", 0), ("hidden", 1), ("sampler_seed", 0),
     ):
         _int_field(cfg, field, minimum)
+    assert cfg.workers is not None  # checked by _int_field just above
     cores = usable_cores()
     if cfg.workers > MAX_WORKERS_PER_CORE * cores and not cfg.force:
         raise ConfigError(

@@ -63,7 +63,9 @@ def parse_rules(table: Mapping[str, Any], source: str = "gate rules") -> dict[st
             raise ConfigError(f"{source}: [gate.{label}] must be a table of rules")
         unknown = sorted(set(rules) - RULE_KEYS)
         if unknown:
-            raise ConfigError(f"{source}: unknown gate rule {unknown[0]!r} for {label!r}; known: {', '.join(sorted(RULE_KEYS))}")
+            raise ConfigError(
+                f"{source}: unknown gate rule {unknown[0]!r} for {label!r}; known: {', '.join(sorted(RULE_KEYS))}"
+            )
         kw: dict[str, Any] = {}
         for key in ("min_speedup", "min_efficiency", "max_drop"):
             if key in rules:
@@ -83,7 +85,9 @@ def parse_rules(table: Mapping[str, Any], source: str = "gate rules") -> dict[st
                     raise ConfigError(f"{source}: {label}.{key} must be a list of finding codes")
                 bad = [c for c in codes if c not in CODES]
                 if bad:
-                    raise ConfigError(f"{source}: {label}.{key} names unknown finding {bad[0]!r}; known: {', '.join(CODES)}")
+                    raise ConfigError(
+                        f"{source}: {label}.{key} names unknown finding {bad[0]!r}; known: {', '.join(CODES)}"
+                    )
                 kw[key] = tuple(codes)
         if "required" in rules:
             if not isinstance(rules["required"], bool):
@@ -127,7 +131,10 @@ def _apply(label: str, rs: RuleSet, m: Mapping[str, Any], base: Mapping[str, Any
     if rs.min_efficiency is not None and not is_baseline:
         out.append(Check(label, "min_efficiency", _fmt(eff, ".0%"), f">= {rs.min_efficiency:.0%}",
                          eff is not None and eff >= rs.min_efficiency))
-    procs = m.get("processes_seen")
+    # Worker processes seen: busy at once in the probe samples, or distinct pids that ran
+    # trials (a short run can end between two samples; the trial records still show the pids).
+    seen = [v for v in (m.get("processes_seen"), m.get("trial_pids")) if isinstance(v, int)]
+    procs = max(seen) if seen else None
     if rs.min_processes is not None and not is_baseline:
         out.append(Check(label, "min_processes", str(procs), f">= {rs.min_processes}",
                          procs is not None and procs >= rs.min_processes))

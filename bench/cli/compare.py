@@ -69,8 +69,8 @@ def finish(rd: RunDir, write_report: bool = True) -> int:
 
     print_summary(rd)
     if write_report:
-        from bench.report import write_report
+        from bench.report import write_report as render
 
-        path = write_report(rd.path)
+        path = render(rd.path)
         print(f"report: {path}")
     return 0

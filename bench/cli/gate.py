@@ -38,7 +38,9 @@ def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]
             return str(path), table
         if config:
             raise ConfigError(f"{path} has no [gate] or [tool.bench.gate] table")
-    raise ConfigError("no gate rules: add [tool.bench.gate] to pyproject.toml or [gate] to bench.toml, or pass --config")
+    raise ConfigError(
+        "no gate rules: add [tool.bench.gate] to pyproject.toml or [gate] to bench.toml, or pass --config"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

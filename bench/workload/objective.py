@@ -63,14 +63,14 @@ def load_user_objective(spec: str) -> Objective:
         raise ObjectiveError(
             f"importing objective module {module_name!r} raised {type(exc).__name__}: {exc}"
         ) from None
-    fn = module
+    fn: Any = module
     for part in attr.split("."):
         fn = getattr(fn, part, None)
         if fn is None:
             raise ObjectiveError(f"module {module_name!r} has no attribute {attr!r}")
     if not callable(fn):
         raise ObjectiveError(f"objective {spec!r} is not callable")
-    return fn  # type: ignore[return-value]
+    return fn
 
 
 def user_search_space(spec: str) -> dict[str, Any] | None:

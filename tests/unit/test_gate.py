@@ -10,7 +10,9 @@ from bench.errors import ConfigError
 from bench.gate import evaluate, parse_rules, render_markdown
 
 METRICS = {
-    "sequential": {"strategy": "sequential", "speedup": 1.0, "efficiency": 1.0, "processes_seen": 1, "findings": ["HEALTHY"]},
+    "sequential": {
+        "strategy": "sequential", "speedup": 1.0, "efficiency": 1.0, "processes_seen": 1, "findings": ["HEALTHY"]
+    },
     "pool": {"strategy": "pool", "speedup": 1.85, "efficiency": 0.92, "processes_seen": 2, "findings": ["HEALTHY"]},
     "optuna-threads": {"strategy": "optuna-threads", "speedup": 1.02, "efficiency": 0.51, "processes_seen": 1,
                        "findings": ["THREADS_NOT_PROCESSES", "GIL_BOUND"]},

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from bench.cli import COMMANDS, build_parser
 from bench.config import CONFIG_KEYS, FOREIGN_TABLES, Config

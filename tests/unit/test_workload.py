@@ -8,7 +8,15 @@ import optuna
 import pytest
 import torch
 
-from bench.workload.ga import GAParams, GASettings, GeneticAlgorithm, evaluate_batched, evaluate_loop, genome_size, run_ga
+from bench.workload.ga import (
+    GAParams,
+    GASettings,
+    GeneticAlgorithm,
+    evaluate_batched,
+    evaluate_loop,
+    genome_size,
+    run_ga,
+)
 from bench.workload.objective import GAObjective, ObjectiveRef
 from bench.workload.space import search_space, suggest
 from bench.workload.task import regression_task
