@@ -6,15 +6,15 @@ forked workers cannot leak into the next, and so the probes' root pid is exactly
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from bench import threads as thread_policy
 from bench.config import Config
@@ -22,6 +22,8 @@ from bench.errors import BenchError, StrategyUnavailable
 from bench.results import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.runspec import parse
 from bench.strategies import StrategyContext, get
+from bench.strategies._study import make_sampler
+from bench.trial import preload
 from bench.workload.objective import objective_from_config
 
 EXIT_OK = 0
@@ -33,12 +35,9 @@ def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if cfg.sampler == "random":
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.RandomSampler(seed=cfg.sampler_seed)
-    else:
-        sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed)
     return optuna.create_study(
-        storage=cfg.storage, sampler=sampler, direction=direction,
+        storage=cfg.storage, sampler=make_sampler(cfg.sampler, cfg.sampler_seed),
+        direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )
 
@@ -52,8 +51,10 @@ def run_child(run_dir: Path, label: str) -> int:
     started = time.time()
     base: dict[str, Any] = {
         "run": label, "strategy": spec.strategy, "threads_policy": spec.threads_policy,
-        "start_method": spec.start_method, "workers": cfg.workers if spec.strategy != "sequential" else 1,
+        "start_method": spec.start_method,
+        "workers": cfg.workers if spec.strategy != "sequential" else 1,
         "pid": os.getpid(), "process_start": _process_start(), "start": started,
+        "kind": get(spec.strategy).kind,
     }
     cls = get(spec.strategy)
     avail = cls.available()
@@ -67,12 +68,18 @@ def run_child(run_dir: Path, label: str) -> int:
                 "use optuna-journal or optuna-threads, or give the function a search_space",
             )
     if not avail.ok:
-        runs_out.append({**base, "status": "unavailable", "reason": avail.reason, "end": time.time()})
+        runs_out.append(
+            {**base, "status": "unavailable", "reason": avail.reason, "end": time.time()}
+        )
         return EXIT_UNAVAILABLE
     workers = base["workers"]
+    # The sequential baseline runs each trial with the threads a parallel worker gets under
+    # `auto` (cores // W), so a speedup measures trial-level parallelism alone, not a change in
+    # intra-op threads. `sequential@N` or `sequential@unlimited` asks for something else.
     threads = thread_policy.resolve(
-        spec.threads_policy if spec.threads_policy in ("auto", "unlimited") else int(spec.threads_policy),
-        workers, meta["machine"]["usable_cores"],
+        spec.threads_policy if spec.threads_policy in ("auto", "unlimited")
+        else int(spec.threads_policy),
+        int(cfg.workers or 1) if spec.strategy == "sequential" else workers, meta["machine"]["usable_cores"],
     )
     direction = cfg.direction or ("maximize" if cfg.objective is None else "minimize")
     deadline = meta.get("deadline")
@@ -85,6 +92,42 @@ def run_child(run_dir: Path, label: str) -> int:
         strategy=spec.strategy, search_space=space,
     )
     signalled: list[int] = []
+    finished: list[int] = []
+    finish_lock = threading.Lock()
+
+    def finish(status: str, reason: str) -> int:
+        """Record how the run ended, once (after the strategy returned, or from `ctx.exit_now`)."""
+        with finish_lock:
+            if not finished:
+                finished.append(_finish(status, reason))
+            return finished[0]
+
+    def _finish(status: str, reason: str) -> int:
+        if signalled and (status == "ok" or (status == "interrupted" and not reason)):
+            status, reason = "interrupted", f"signal {signalled[0]}"
+        elif status == "ok" and ctx.should_stop() and (ctx.asked < ctx.n_trials or ctx.cancelled):
+            status, reason = "timeout", "the whole-run --timeout ended the run"
+        ctx.cancel_pending(reason or "run ended before the trial finished")
+        end = time.time()
+        runs_out.append({
+            **base, "status": status, "reason": reason, "end": end, "wall": end - started,
+            "threads": threads, "trials_asked": ctx.asked, "trials_told": ctx.told,
+            "trials_cancelled": ctx.cancelled,
+        })
+        if signalled:
+            return 128 + signalled[0]
+        return {"ok": EXIT_OK, "timeout": EXIT_OK, "unavailable": EXIT_UNAVAILABLE}.get(
+            status, EXIT_FAILED)
+
+    def exit_now(status: str, reason: str) -> None:
+        # Threads of this process that cannot be stopped would keep it alive (interpreter exit
+        # joins them): write the record, then end without waiting for them.
+        code = finish(status, reason)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    ctx.exit_now = exit_now
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # First signal: stop asking, let the strategy clean up its workers. Second: give up.
@@ -95,6 +138,11 @@ def run_child(run_dir: Path, label: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if cls.kind in ("inline", "threads"):
+        # Trials run in this process: import torch / the objective now, at start-up, as every
+        # worker process does before its first trial; else the first trial's clock includes it.
+        thread_policy.apply(threads)
+        preload(objective)
     strategy = cls()
     status, reason = "ok", ""
     try:
@@ -108,19 +156,7 @@ def run_child(run_dir: Path, label: str) -> int:
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
-    if status == "ok" and signalled:
-        status, reason = "interrupted", f"signal {signalled[0]}"
-    elif status == "ok" and ctx.asked < ctx.n_trials and ctx.should_stop():
-        status, reason = "timeout", "the whole-run --timeout ended the run"
-    ctx.cancel_pending(reason or "run ended before the trial finished")
-    end = time.time()
-    runs_out.append({
-        **base, "status": status, "reason": reason, "end": end, "wall": end - started,
-        "threads": threads, "trials_asked": ctx.asked, "trials_told": ctx.told,
-    })
-    if signalled:
-        return 128 + signalled[0]
-    return {"ok": EXIT_OK, "timeout": EXIT_OK, "unavailable": EXIT_UNAVAILABLE}.get(status, EXIT_FAILED)
+    return finish(status, reason)
 
 
 def _process_start() -> float:

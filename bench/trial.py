@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from bench import heartbeat
@@ -53,13 +53,19 @@ class TrialRecord:
     strategy: str = ""
     host: str = field(default_factory=socket.gethostname)
     error: str | None = None
+    # Every process that ran this one trial, when more than one did (islands: one per island).
+    pids: list[int] | None = None
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: dataclasses.asdict deep-copies params, a measurable share of the
+        # per-trial dispatch cost, for a dict that is serialised at once.
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["params"] = dict(self.params)
+        return out
 
     def with_(self, **changes: Any) -> TrialRecord:
         return replace(self, **changes)
@@ -77,12 +83,33 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
 
 
-def lost(spec: TrialSpec, state: str, error: str, start: float, pid: int = 0, worker: str = "") -> TrialRecord:
+def lost(
+    spec: TrialSpec, state: str, error: str, start: float, pid: int = 0, worker: str = "",
+) -> TrialRecord:
     """A record for a trial that never reported back (killed, timed out, crashed, cancelled)."""
     return TrialRecord(
         number=spec.number, state=state, value=None, params=dict(spec.params), start=start,
-        end=time.time(), pid=pid, worker=worker, torch_threads=spec.threads, run=spec.run, error=error,
+        end=time.time(), pid=pid, worker=worker, torch_threads=spec.threads, run=spec.run,
+        error=error,
     )
+
+
+def preload(objective: ObjectiveRef) -> None:
+    """Import what trials of `objective` need (torch, the user's module), so that a worker pays
+    for imports once at start-up and never inside a trial's clock or timeout."""
+    try:
+        objective.load()
+        if objective.user is None:
+            import torch  # noqa: F401
+    except Exception:
+        pass  # execute() loads it again and records the failure as the trial's
+
+
+def prepare(spec: TrialSpec) -> None:
+    """Thread policy and imports, before a trial's clock and timeout start: a timeout must never
+    land inside `import torch` (it would leave a half-imported module behind)."""
+    thread_policy.apply(spec.threads)
+    preload(spec.objective)
 
 
 def execute(spec: TrialSpec) -> TrialRecord:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.results import JsonlAppender
@@ -46,13 +48,21 @@ class StrategyContext:
     search_space: dict[str, Any] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     asked: int = 0
-    told: int = 0
+    told: int = 0  # trials that ran to an end (complete, failed, timeout, crashed)
+    cancelled: int = 0  # trials stopped because the run ended (deadline, interrupt)
+    # Writes this run's record and ends the process at once (set by bench.child). For strategies
+    # whose workers cannot be stopped (threads of this process): the only way to end on time.
+    exit_now: Callable[[str, str], None] | None = None
     _pending: dict[int, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def n_trials(self) -> int:
         return self.config.trials
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.trials_out.path).parent
 
     def time_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
@@ -62,7 +72,7 @@ class StrategyContext:
         return self.stop.is_set() or (left is not None and left <= 0)
 
     def ask(self) -> TrialSpec | None:
-        """Next trial, sampled in this (parent) process; None when all N are asked or we must stop."""
+        """Next trial, sampled in this (parent) process; None when all N are asked or on stop."""
         with self._lock:
             if self.asked >= self.n_trials or self.should_stop():
                 return None
@@ -96,7 +106,16 @@ class StrategyContext:
         """Append a trial the study already knows (strategies whose workers tell the study)."""
         self.trials_out.append(record.with_(run=self.label, strategy=self.strategy).to_dict())
         with self._lock:
-            self.told += 1
+            if record.state == CANCELLED:
+                self.cancelled += 1
+            else:
+                self.told += 1
+
+    def note(self, asked: int = 0, told: int = 0) -> None:
+        """Count trials asked/recorded elsewhere (workers that own their study and records)."""
+        with self._lock:
+            self.asked += asked
+            self.told += told
 
     def cancel_pending(self, reason: str) -> None:
         """Record every asked-but-unfinished trial as cancelled (run timeout or interrupt)."""
@@ -105,6 +124,7 @@ class StrategyContext:
         with self._lock:
             pending = list(self._pending.items())
             self._pending.clear()
+            self.cancelled += len(pending)
         now = time.time()
         for number, trial in pending:
             rec = TrialRecord(

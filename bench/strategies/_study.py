@@ -1,0 +1,24 @@
+"""Optuna pieces strategies share: the sampler by name, the journal storage by path or URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_sampler(name: str, seed: int | None) -> Any:
+    """`tpe` or `random`, seeded."""
+    import optuna
+
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def open_storage(url_or_path: str) -> Any:
+    """An RDB URL as it is (SQLAlchemy creates one engine per process), or a journal file path."""
+    if "://" in url_or_path:
+        return url_or_path
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(url_or_path))
