@@ -50,6 +50,8 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         ts = by_run.get(label, [])
         ok = [t for t in ts if t.get("state") == "complete"]
         started = [t for t in ts if t.get("pid")]
+        # islands records every island process of a trial in `pids`.
+        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")])}
         wall = rec.get("wall")
         work = None
         if ok:
@@ -64,7 +66,7 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
             start_method=str(rec.get("start_method") or ""), wall=wall, startup=startup,
             work_wall=work, trials_done=len(ok), trials_failed=len(ts) - len(ok),
             throughput=len(ok) / work if work and ok else None, speedup=None, efficiency=None,
-            wall_speedup=None, pids=len({t.get("pid") for t in started}),
+            wall_speedup=None, pids=len(pid_set),
             reason=str(rec.get("reason") or ""),
         ))
     base = next((r for r in rows if r.strategy == "sequential" and r.throughput), None)

@@ -73,4 +73,8 @@ def finish(rd: RunDir, write_report: bool = True) -> int:
 
         path = render(rd.path)
         print(f"report: {path}")
-    return 0
+    # A strategy that could not run here is reported and skipped; one that broke is an error.
+    broken = [r for r in rd.runs() if r.get("status") in ("failed", "crashed")]
+    for r in broken:
+        print(f"bench: run {r.get('run')} {r.get('status')}: {r.get('reason')}", file=sys.stderr)
+    return 1 if broken else 0

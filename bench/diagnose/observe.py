@@ -359,7 +359,9 @@ def observe(
         inflight_peak=peak_overlap((s, e) for s, e, _ in spans),
         pid_inflight_peak=pid_peaks.get(top_pid, 0) if top_pid is not None else 0,
         pid_inflight_pid=top_pid,
-        trial_pids=len({pid for _, _, pid in spans if pid}),
+        # islands runs one trial over W processes and lists them all in `pids`.
+        trial_pids=len({pid for _, _, pid in spans if pid}
+                       | {int(p) for t in trials for p in (t.get("pids") or []) if p}),
         trials_ran=len(ran),
         trials_complete=len(complete),
         median_trial_s=statistics.median(durations) if durations else None,
