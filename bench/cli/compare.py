@@ -31,9 +31,12 @@ def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
     from bench.calibrate import estimate_duration, format_duration
     from bench.config import PRESETS
 
+    if cfg.objective is not None:
+        # Calibrating would run the user's objective once here, maybe for a long time: don't.
+        return
     d = PRESETS["default"]
     size = cfg.trials * cfg.generations * cfg.population * cfg.seeds
-    if cfg.objective is None and size <= d["trials"] * d["generations"] * d["population"] * d["seeds"]:
+    if size <= d["trials"] * d["generations"] * d["population"] * d["seeds"]:
         return
     seconds = estimate_duration(cfg, baseline=baseline)
     print(f"estimated duration: {format_duration(seconds)} (from a calibration trial)", file=sys.stderr)
