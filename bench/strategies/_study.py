@@ -14,7 +14,7 @@ def make_sampler(name: str, seed: int | None) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-JOURNAL_LOCK_GRACE_S = 2
+JOURNAL_LOCK_GRACE_S = 3  # Optuna warns below 3 s
 
 
 def open_storage(url_or_path: str) -> Any:
