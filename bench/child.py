@@ -49,14 +49,14 @@ def run_child(run_dir: Path, label: str) -> int:
     spec = parse(label, cfg)
     runs_out = rd.appender(RUNS_FILE)
     started = time.time()
+    cls = get(spec.strategy)
     base: dict[str, Any] = {
         "run": label, "strategy": spec.strategy, "threads_policy": spec.threads_policy,
         "start_method": spec.start_method,
         "workers": cfg.workers if spec.strategy != "sequential" else 1,
         "pid": os.getpid(), "process_start": _process_start(), "start": started,
-        "kind": get(spec.strategy).kind,
+        "kind": cls.kind,
     }
-    cls = get(spec.strategy)
     avail = cls.available()
     objective = objective_from_config(cfg)
     space = None
