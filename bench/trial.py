@@ -112,6 +112,33 @@ def prepare(spec: TrialSpec) -> None:
     preload(spec.objective)
 
 
+@dataclass
+class Outcome:
+    """What a trial's record says of the objective's call: state, value and error."""
+
+    state: str = COMPLETE
+    value: float | None = None
+    error: str | None = None
+
+
+def call_objective(fn: Any, trial: Any, outcome: Outcome) -> float:
+    """Call `fn(trial)` as Optuna would and fill `outcome` for the trial record.
+
+    Returns the raw value (NaN included: Optuna fails that trial itself) and re-raises what the
+    objective raises, so a caller inside `study.optimize` keeps Optuna's own handling.
+    """
+    try:
+        raw = float(fn(trial))
+    except Exception as exc:
+        outcome.state, outcome.error = FAILED, error_summary(exc)
+        raise
+    if math.isnan(raw):
+        outcome.state, outcome.error = FAILED, "objective returned NaN"
+    else:
+        outcome.value = raw
+    return raw
+
+
 def execute(spec: TrialSpec) -> TrialRecord:
     """Run one trial in the current process/thread; never raises for the objective's failures."""
     import optuna
@@ -120,19 +147,18 @@ def execute(spec: TrialSpec) -> TrialRecord:
     start = time.time()
     heartbeat.attach(spec.heartbeat_path, spec.run, spec.number, worker_id())
     heartbeat.beat(0, 1, force=True)
-    state, value, error = COMPLETE, None, None
+    outcome = Outcome()
     try:
         objective = spec.objective.load()
         trial = optuna.trial.FixedTrial(spec.params, number=spec.number)
-        value = float(objective(trial))
-        if math.isnan(value):
-            state, value, error = FAILED, None, "objective returned NaN"
+        call_objective(objective, trial, outcome)
     except Exception as exc:
-        state, error = FAILED, error_summary(exc)
+        if outcome.error is None:  # the objective's own failure is already in outcome
+            outcome.state, outcome.error = FAILED, error_summary(exc)
     finally:
         heartbeat.detach()
     return TrialRecord(
-        number=spec.number, state=state, value=value, params=dict(spec.params), start=start,
-        end=time.time(), pid=os.getpid(), worker=worker_id(),
-        torch_threads=thread_policy.current_torch_threads(), run=spec.run, error=error,
+        number=spec.number, state=outcome.state, value=outcome.value, params=dict(spec.params),
+        start=start, end=time.time(), pid=os.getpid(), worker=worker_id(),
+        torch_threads=thread_policy.current_torch_threads(), run=spec.run, error=outcome.error,
     )

@@ -14,7 +14,6 @@ died, the worker is gone (killed), the trial is marked FAIL in the storage and r
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import time
@@ -41,12 +40,11 @@ from bench.strategies._procs import (
 from bench.strategies._study import make_sampler, open_storage
 from bench.trial import (
     CANCELLED,
-    COMPLETE,
     CRASHED,
-    FAILED,
     TIMEOUT,
+    Outcome,
     TrialRecord,
-    error_summary,
+    call_objective,
     preload,
     worker_id,
 )
@@ -104,23 +102,16 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
         me = worker_id()
         heartbeat.attach(job.heartbeat_path, job.label, trial.number, me)
         heartbeat.beat(0, 1, force=True)
-        state, value, error = COMPLETE, None, None
+        outcome = Outcome()
         try:
-            raw = float(fn(trial))
-            value = raw
-            if math.isnan(raw):
-                state, value, error = FAILED, None, "objective returned NaN"
-            return raw  # NaN included: Optuna marks that trial FAIL itself
-        except Exception as exc:
-            state, error = FAILED, error_summary(exc)
-            raise
+            return call_objective(fn, trial, outcome)
         finally:
             heartbeat.detach()
             out.append(TrialRecord(
-                number=trial.number, state=state, value=value, params=dict(trial.params),
-                start=start, end=time.time(), pid=os.getpid(), worker=me,
+                number=trial.number, state=outcome.state, value=outcome.value,
+                params=dict(trial.params), start=start, end=time.time(), pid=os.getpid(), worker=me,
                 torch_threads=thread_policy.current_torch_threads(), run=job.label,
-                strategy=job.strategy, error=error,
+                strategy=job.strategy, error=outcome.error,
             ).to_dict())
             conn.send(("end", trial.number))
 

@@ -16,7 +16,6 @@ join them at interpreter exit anyway.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -28,10 +27,10 @@ from bench.strategies._base import Strategy, StrategyContext
 from bench.trial import (
     CANCELLED,
     COMPLETE,
-    FAILED,
     TIMEOUT,
+    Outcome,
     TrialRecord,
-    error_summary,
+    call_objective,
     worker_id,
 )
 
@@ -65,32 +64,25 @@ class OptunaThreads(Strategy):
             me = worker_id()
             heartbeat.attach(ctx.heartbeat_path, ctx.label, number, me)
             heartbeat.beat(0, 1, force=True)
-            state, value, error = COMPLETE, None, None
+            outcome = Outcome()
             try:
-                raw = float(fn(trial))
-                value = raw
-                if math.isnan(raw):
-                    state, value, error = FAILED, None, "objective returned NaN"
-                return raw  # NaN included: Optuna marks that trial FAIL itself
-            except Exception as exc:
-                state, error = FAILED, error_summary(exc)
-                raise
+                return call_objective(fn, trial, outcome)
             finally:
                 heartbeat.detach()
                 end = time.time()
                 with lock:
                     mine = running.pop(number, None) is not None
                 limit = ctx.trial_timeout
-                if state == COMPLETE and limit is not None and end - start > limit:
-                    state, error = TIMEOUT, (
+                if outcome.state == COMPLETE and limit is not None and end - start > limit:
+                    outcome.state, outcome.error = TIMEOUT, (
                         f"ran {end - start:.1f} s, past the per-trial timeout of {limit:g} s: a "
                         "thread cannot be stopped, so it ran to its end (the study kept its value)"
                     )
                 if mine:  # else the stop path recorded it already
                     ctx.record_only(TrialRecord(
-                        number=number, state=state, value=value, params=dict(trial.params),
-                        start=start, end=end, pid=os.getpid(), worker=me,
-                        torch_threads=thread_policy.current_torch_threads(), error=error,
+                        number=number, state=outcome.state, value=outcome.value,
+                        params=dict(trial.params), start=start, end=end, pid=os.getpid(), worker=me,
+                        torch_threads=thread_policy.current_torch_threads(), error=outcome.error,
                     ))
 
         def stop_asking(study: optuna.Study, frozen: Any) -> None:
