@@ -15,10 +15,18 @@ Classification, first rule that matches:
 3. the top frame is a blocking primitive (function named wait, sleep, select, poll, acquire,
    get, recv*, accept, join, read*, waitpid, …) or its current source line calls one
    (`time.sleep(`, `lock.acquire(`, `q.get()`, `sock.recv(`, `os.read(`, …)           -> "idle"
-4. `active` (running without the GIL: inside a native kernel, e.g. a torch op)   -> "native"
-5. not active, ordinary Python code, and the only Python thread of the process: nobody else
+4. the kernel's view of the thread over a window around the dump (probes.gil) says it spent at
+   least WAITING_GIL_MIN_SHARE of it waiting for the GIL                            -> "waiting_gil"
+5. `active` (running without the GIL: inside a native kernel, e.g. a torch op)   -> "native"
+6. the kernel's view exists (and said no to 4): blocked in native code, not the GIL -> "native"
+7. not active, ordinary Python code, and the only Python thread of the process: nobody else
    can hold the GIL, so it is blocked inside native code that released it         -> "native"
-6. not active, ordinary Python code, other Python threads exist                   -> "waiting_gil"
+8. not active, ordinary Python code, other Python threads exist                   -> "waiting_gil"
+
+Rule 4 is what makes a busy GIL visible: py-spy's `active` is true for most GIL waiters (a
+hand-off wakes the waiter, runnable, many thousand times a second), so without the kernel's
+figures a GIL-bound torch loop reads as "native". Rules 7 and 8 are the fallback where those
+figures cannot be read (not Linux, no permission).
 
 Source lines are read through /proc/<pid>/root (and /proc/<pid>/cwd for relative paths), so they
 are the target's files even when it runs in another container.
@@ -32,7 +40,8 @@ Threads that never ran Python code (OpenMP / MKL pools, Ray's C++ threads) are n
 the tree sampler counts them.
 
 Samples: `{"kind": "stack", "t", "pid", "threads": [{"tid", "name", "state", "active", "owns_gil",
-"frames": ["func (file:line)", … up to 5]}], "counts": {"gil", "native", "waiting_gil", "idle"}}`.
+"frames": ["func (file:line)", … up to 5], "wait": {…} where measured (see
+probes.gil.ThreadWait.as_record)}], "counts": {"gil", "native", "waiting_gil", "idle"}}`.
 When py-spy is missing or not permitted to read the target (ptrace), one
 `{"kind": "note", "t", "probe": "stack", "level": "warning", "message"}` is emitted and stack
 sampling stops; the run goes on. A target that exits mid-dump is skipped quietly, and so is a
@@ -58,6 +67,7 @@ from typing import Any
 
 import psutil
 
+from probes.gil import ThreadWait, WaitWindow, runtime_range
 from probes.tree import descendants, looks_python, scan_processes
 
 Sink = Callable[[dict[str, Any]], None]
@@ -65,6 +75,10 @@ log = logging.getLogger(__name__)
 
 STATES = ("gil", "native", "waiting_gil", "idle")
 NOTE_AFTER_FAILURES = 3
+# Share of a window around the dump a working thread spent waiting for the GIL (probes.gil) that
+# makes it "waiting_gil": a fifth is far above the microseconds a thread alone on its GIL waits,
+# and below the third to a half that two threads sharing one GIL each wait.
+WAITING_GIL_MIN_SHARE = 0.2
 TOP_FRAMES = 5
 PTRACE_HELP = (
     "py-spy needs ptrace permission to read another process's memory: run as root, or allow it "
@@ -276,18 +290,34 @@ def classify_thread(
     *,
     single_thread: bool = False,
     source_line: Callable[[dict[str, Any]], str] = _top_line,
+    wait: ThreadWait | None = None,
 ) -> str:
-    """State of one py-spy thread record: "gil", "native", "waiting_gil" or "idle" (rules above)."""
-    frames = thread.get("frames") or []
-    if not frames:
+    """State of one py-spy thread record: "gil", "native", "waiting_gil" or "idle" (rules above);
+    `wait` is the kernel's view of the thread around the dump, where it was measured."""
+    if not is_working(thread, source_line):
         return "idle"
     if thread.get("owns_gil"):
         return "gil"
-    if is_blocking_frame(frames[0], source_line):
-        return "idle"
-    if thread.get("active"):
+    if wait is not None and wait.gil_wait >= WAITING_GIL_MIN_SHARE:
+        return "waiting_gil"
+    if thread.get("active") or wait is not None:
         return "native"
     return "native" if single_thread else "waiting_gil"
+
+
+def is_working(
+    thread: dict[str, Any], source_line: Callable[[dict[str, Any]], str] = _top_line
+) -> bool:
+    """A thread with Python frames that is not sitting in a blocking call (rules 1 and 3)."""
+    frames = thread.get("frames") or []
+    if not frames:
+        return False
+    return bool(thread.get("owns_gil")) or not is_blocking_frame(frames[0], source_line)
+
+
+def thread_id(thread: dict[str, Any]) -> int:
+    """The kernel tid of a py-spy thread record (py-spy's pthread id where it has none)."""
+    return int(thread.get("os_thread_id") or thread.get("thread_id") or 0)
 
 
 def format_frame(frame: dict[str, Any]) -> str:
@@ -300,22 +330,27 @@ def stack_sample(
     traces: Sequence[dict[str, Any]],
     t: float,
     source_line: Callable[[dict[str, Any]], str] = _top_line,
+    waits: dict[int, ThreadWait] | None = None,
 ) -> dict[str, Any]:
-    """A "stack" sample from one py-spy dump."""
+    """A "stack" sample from one py-spy dump (and the kernel's view of its threads, if taken)."""
     single = len(traces) == 1
     counts = dict.fromkeys(STATES, 0)
     threads = []
     for tr in traces:
-        state = classify_thread(tr, single_thread=single, source_line=source_line)
+        wait = (waits or {}).get(thread_id(tr))
+        state = classify_thread(tr, single_thread=single, source_line=source_line, wait=wait)
         counts[state] += 1
-        threads.append({
+        record: dict[str, Any] = {
             "tid": tr.get("os_thread_id") or tr.get("thread_id"),
             "name": tr.get("thread_name") or "",
             "state": state,
             "active": bool(tr.get("active")),
             "owns_gil": bool(tr.get("owns_gil")),
             "frames": [format_frame(f) for f in (tr.get("frames") or [])[:TOP_FRAMES]],
-        })
+        }
+        if wait is not None:
+            record["wait"] = wait.as_record()
+        threads.append(record)
     return {"kind": "stack", "t": t, "pid": pid, "threads": threads, "counts": counts}
 
 
@@ -348,8 +383,11 @@ class StackSampler:
         max_pids: int = 8,
         py_spy: str | None = None,
         dump_timeout: float = 5.0,
+        waits: bool = True,
     ) -> None:
         self.root_pid = root_pid
+        self.waits = waits  # the kernel's view of each thread around a dump (probes.gil)
+        self._runtimes: dict[int, tuple[int, int] | None] = {}
         self.sink = sink
         self.interval = interval
         self.pids_fn = pids_fn
@@ -433,13 +471,26 @@ class StackSampler:
         if self.disabled is not None:
             return None
         t = time.time()
+        window = WaitWindow(pid, self._runtime(pid)).open() if self.waits else None
         try:
             traces = dump(pid, self.py_spy, self.dump_timeout, on_start=self._set_popen)
         except PySpyError as exc:
             self._failed(pid, exc)
             return None
         self._failures.pop(pid, None)
-        return stack_sample(pid, traces, t, source_reader(pid))
+        source = source_reader(pid)
+        waits = None
+        if window is not None:
+            working = [thread_id(tr) for tr in traces if is_working(tr, source)]
+            waits = window.close([thread_id(tr) for tr in traces], working)
+        return stack_sample(pid, traces, t, source, waits)
+
+    def _runtime(self, pid: int) -> tuple[int, int] | None:
+        if pid not in self._runtimes:
+            if len(self._runtimes) > 4 * self.max_pids:  # workers come and go: keep it bounded
+                self._runtimes.clear()
+            self._runtimes[pid] = runtime_range(pid)
+        return self._runtimes[pid]
 
     def _failed(self, pid: int, exc: PySpyError) -> None:
         if self._stop.is_set() or exc.kind == "gone":

@@ -132,16 +132,18 @@ def gil_bound(obs: Observation, ctx: RunContext) -> Finding | None:
     if main is not None and main.samples < th.MIN_STACK_SAMPLES:
         main = None
     share = None if main is None else main.gil_wait_share
+    kernel = main is not None and main.gil_wait_source == "kernel"
+    share_min = th.GIL_WAIT_TIME_SHARE_MIN if kernel else th.GIL_WAIT_SHARE_MIN
     one_core = cpu is not None and cpu <= th.GIL_ONE_CORE_MAX_PCT
     if (
         main is not None
         and share is not None
-        and share >= th.GIL_WAIT_SHARE_MIN
+        and share >= share_min
         and main.active_mean >= th.MIN_ACTIVE_PY_THREADS
         and (cpu is None or one_core)
     ):
         ev = {
-            "source": "stacks",
+            "source": "kernel" if kernel else "stacks",
             "pid": main.pid,
             "gil_wait_share": _r(share),
             "active_python_threads_mean": _r(main.active_mean),
@@ -151,6 +153,14 @@ def gil_bound(obs: Observation, ctx: RunContext) -> Finding | None:
             "usable_cores": obs.usable_cores,
             "efficiency": _r(ctx.efficiency),
         }
+        if kernel:
+            ev |= {
+                "thread_windows": main.waits,
+                "asleep_share_mean": _r(main.sleep_mean),
+                "switches_per_s_mean": _r(main.switches_mean, 0),
+                "syscall_reads": main.reads,
+                "reads_blocked_on_gil": main.gil_blocked,
+            }
         cpu_text = (
             ""
             if cpu is None
@@ -159,15 +169,33 @@ def gil_bound(obs: Observation, ctx: RunContext) -> Finding | None:
                 f"{obs.usable_cores} cores"
             )
         )
+        if kernel:
+            seen = (
+                f"; {main.gil_blocked} of {main.reads} syscall reads caught a thread asleep on the "
+                "GIL's futex itself"
+                if main.gil_blocked
+                else ""
+            )
+            what = (
+                f"The working Python threads of pid {main.pid} spent {share:.0%} of their time "
+                f"waiting for the GIL, by the kernel's scheduler figures around {main.samples} "
+                f"stack dumps: asleep {main.sleep_mean or 0:.0%} of the time outside any blocking "
+                f"call, switched {main.switches_mean or 0:,.0f} times a second{seen} "
+                f"({main.active_mean:.1f} working threads per sample){cpu_text}. "
+            )
+        else:
+            what = (
+                f"Stack samples of pid {main.pid} show {share:.0%} of its active Python threads "
+                f"waiting for the GIL ({main.active_mean:.1f} active threads per sample)"
+                f"{cpu_text}. "
+            )
         return Finding(
             F.GIL_BOUND,
             F.ERROR,
             ctx.label,
             ev,
-            f"Stack samples of pid {main.pid} show {share:.0%} of its active Python threads "
-            f"waiting for the GIL ({main.active_mean:.1f} active threads per sample){cpu_text}. "
-            "Only one thread runs Python at a time; the others queue, so more threads add no "
-            "throughput." + _efficiency_note(ctx),
+            what + "Only one thread runs Python at a time; the others queue, so more threads add "
+            "no throughput." + _efficiency_note(ctx),
             "Run the trials in processes (`pool`, `optuna-journal`), each with its own "
             "interpreter and GIL; or move the hot loop into batched tensor ops (`--mode batched`) "
             "that release the GIL. Confirm on a live job with `bench attach --pid PID`.",

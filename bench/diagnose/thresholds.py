@@ -31,6 +31,10 @@ MIN_ACTIVE_PY_THREADS = 1.5
 # for the GIL across a run's stack samples. One waiter beside one holder is 50 %; a quarter means
 # a thread was queueing in most samples.
 GIL_WAIT_SHARE_MIN = 0.25
+# The same question answered by the kernel (probes.gil): working threads' mean share of time asleep
+# on the GIL. A thread alone on its GIL waits microseconds; two threads of a torch loop on one GIL
+# wait 30-60 % each on an otherwise idle 2-core machine; a fifth is well clear of both.
+GIL_WAIT_TIME_SHARE_MIN = 0.2
 # Stack samples of one process needed before its thread states count as evidence (py-spy dumps
 # are instants; two or three can all fall between trials).
 MIN_STACK_SAMPLES = 4

@@ -206,7 +206,14 @@ def the_gil(d: Diagnosis) -> Hypothesis:
             continue
         ev = gil.evidence
         cpu = f"{ev.get('process_cpu_pct_median')}% CPU of {ev.get('usable_cores')} cores"
-        if ev.get("source") == "stacks":
+        if ev.get("source") == "kernel":
+            text = (
+                f"`{lb}`: working Python threads spent {c.pct(ev.get('gil_wait_share'))} of their "
+                f"time waiting for the GIL (kernel scheduler figures around "
+                f"{ev.get('stack_samples')} stack dumps; {ev.get('reads_blocked_on_gil')} syscall "
+                f"reads caught one asleep on the GIL's futex); the process used {cpu}"
+            )
+        elif ev.get("source") == "stacks":
             text = (
                 f"`{lb}`: {c.pct(ev.get('gil_wait_share'))} of active Python threads waiting for "
                 f"the GIL in {ev.get('stack_samples')} stack samples; the process used {cpu}"

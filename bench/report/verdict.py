@@ -18,9 +18,13 @@ _PROBLEM = (F.ERROR, F.WARNING)
 
 def _gil(e: dict[str, Any]) -> str:
     cpu, cores = e.get("process_cpu_pct_median"), e.get("usable_cores")
-    if e.get("source") == "stacks":
+    if e.get("source") in ("stacks", "kernel"):
         share = c.pct(e.get("gil_wait_share"))
-        text = f"had {share} of its active Python threads waiting for the GIL"
+        text = (
+            f"had its working Python threads waiting for the GIL {share} of the time"
+            if e.get("source") == "kernel"
+            else f"had {share} of its active Python threads waiting for the GIL"
+        )
         if cpu is not None:
             text += f" and the process used {cpu:.0f}% CPU, about one of {cores} cores"
         return text
