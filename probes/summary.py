@@ -57,11 +57,19 @@ def summarize(samples: Iterable[dict[str, Any]]) -> dict[str, Any]:
         })
     counts: Counter[str] = Counter()
     frames: Counter[str] = Counter()
+    waits: list[dict[str, Any]] = []
     for s in stacks:
         for th in s.get("threads", []):
             counts[th.get("state", "idle")] += 1
             if th.get("state") != "idle" and th.get("frames"):
                 frames[th["frames"][0]] += 1
+            if th.get("state") != "idle" and isinstance(th.get("wait"), dict):
+                waits.append(th["wait"])
+    if waits:  # the kernel's view of the working threads (probes.gil)
+        out["gil_wait_mean"] = round(sum(w.get("gil_wait", 0.0) for w in waits) / len(waits), 3)
+        out["switches_s_mean"] = round(sum(w.get("switches_s", 0) for w in waits) / len(waits))
+        out["gil_blocked_reads"] = sum(int(w.get("gil_blocked", 0)) for w in waits)
+        out["syscall_reads"] = sum(int(w.get("reads", 0)) for w in waits)
     observed = sum(counts.values())
     out["thread_states"] = {k: counts.get(k, 0) for k in STATES}
     out["thread_state_fractions"] = {

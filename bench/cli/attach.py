@@ -250,6 +250,13 @@ def _print_summary(summary: dict[str, Any], findings: list[Any], out: Path, stre
     if summary.get("stack_samples"):
         table.add_row("Python thread states",
                       "  ".join(f"{k} {100 * v:.0f}%" for k, v in fractions.items()))
+        if "gil_wait_mean" in summary:
+            table.add_row(
+                "working threads' time waiting for the GIL",
+                f"{100 * summary['gil_wait_mean']:.0f}% (kernel: {summary['switches_s_mean']:,} "
+                f"switches/s; {summary['gil_blocked_reads']} of {summary['syscall_reads']} "
+                "syscall reads asleep on the GIL)",
+            )
         for f in summary.get("busiest_frames", [])[:3]:
             table.add_row("busy in", f"{f['frame']} ({100 * f['fraction']:.0f}%)")
     for note in summary.get("notes", []):

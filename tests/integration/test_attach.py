@@ -61,8 +61,12 @@ def test_attach_to_an_optuna_thread_search(
     assert meta["machine"]["usable_cores"] >= 1
     assert meta["end"] > meta["start"] and meta["duration"] >= 3
     assert meta["summary"]["procs_peak"] == 1
+    # The kernel's view of the two trial threads: pure Python sharing one GIL
+    assert meta["summary"]["syscall_reads"] > 0
+    assert meta["summary"]["gil_blocked_reads"] > 0
     printed = capsys.readouterr().out
     assert "attach summary" in printed and str(out) in printed
+    assert "time waiting for the GIL" in printed
 
 
 def test_attach_without_stacks_needs_no_py_spy(
