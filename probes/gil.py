@@ -4,7 +4,7 @@ py-spy's `active` flag cannot tell a thread waiting for the GIL from one running
 busy GIL is handed over thousands of times a second (every torch call releases and takes it back),
 each wait lasts tens of microseconds, and a waiter woken for the hand-off is runnable (state R),
 so an instant dump mostly shows both threads "active". Two kernel facts per thread, taken over a
-short window around each stack dump, say what the instant cannot:
+short window right after each stack dump, say what the instant cannot:
 
 - `/proc/PID/task/TID/schedstat`: nanoseconds on a CPU, nanoseconds runnable but waiting for a
   CPU, and the number of times it was switched in. What is left of the window is time asleep
@@ -18,8 +18,10 @@ short window around each stack dump, say what the instant cannot:
   `_PyRuntime`), whose address and size are in the interpreter's ELF dynamic symbol table. A futex
   wait on an address inside it is a wait for the GIL; any other blocked syscall is not.
 
-A thread's GIL wait is its sleep share, split by what its blocked reads showed: all of it when
-they all showed the GIL's futex, none when they all showed something else. Hand-offs are often
+The window follows the dump rather than surrounding it: py-spy's own CPU would show up as the
+threads queueing for a core. A thread's GIL wait is its sleep share, split by what its blocked
+reads showed: all of it when they all showed the GIL's futex, none when they all showed
+something else. Hand-offs are often
 too short to catch in a read (the thread is awake again before the kernel can report the
 syscall); sleep with no blocked read at all counts as GIL wait only when another Python thread
 of the process was working at the same time (`peers`): code that is not in a blocking call and
@@ -226,77 +228,56 @@ def blocked_on(text: str, gil: tuple[int, int] | None, futex_nr: int | None) -> 
     return "other"
 
 
-class WaitWindow:
-    """Kernel figures of a process's threads over a window: `open` before a stack dump, `close`
-    after it with the threads that matter (reading their syscalls a few dozen times first)."""
-
-    def __init__(self, pid: int, runtime: tuple[int, int] | None = None) -> None:
-        self.pid = pid
-        self.runtime = runtime
-        machine = platform.machine().lower()
-        self.futex_nr = FUTEX_SYSCALL.get(machine)
-        self._before: dict[int, Schedstat] = {}
-
-    def open(self) -> WaitWindow:
-        try:
-            tids = [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
-        except (OSError, ValueError):
-            tids = []
-        for tid in tids:
-            s = schedstat(self.pid, tid)
-            if s is not None:
-                self._before[tid] = s
-        return self
-
-    def close(
-        self,
-        tids: Iterable[int],
-        working: Iterable[int] = (),
-        reads: int = WINDOW_READS,
-        spacing: float = READ_SPACING_S,
-    ) -> dict[int, ThreadWait]:
-        """ThreadWait per thread in `tids` seen at `open`. `working`: the threads whose stacks
-        showed work (not a blocking call); each counts the others as peers. Syscall reads are
-        taken only when two or more threads were working: a lone thread has no GIL to wait for."""
-        tids = [t for t in dict.fromkeys(tids) if t in self._before]
-        working_set = set(working)
-        counts = {t: [0, 0, 0] for t in tids}  # reads, gil, other
-        if len(working_set & set(tids)) >= 2:
-            for i in range(reads):
-                for tid in tids:
-                    state = blocked_on(
-                        _read(f"/proc/{self.pid}/task/{tid}/syscall"), self.runtime, self.futex_nr
-                    )
-                    if not state:
-                        continue
-                    c = counts[tid]
-                    c[0] += 1
-                    if state == "gil":
-                        c[1] += 1
-                    elif state == "other":
-                        c[2] += 1
-                if i + 1 < reads:
-                    time.sleep(spacing)
-        out: dict[int, ThreadWait] = {}
-        for tid in tids:
-            before, after = self._before[tid], schedstat(self.pid, tid)
-            if after is None:
-                continue
-            span = after.t_ns - before.t_ns
-            if span <= 0:
-                continue
-            run = min(1.0, max(0.0, (after.run_ns - before.run_ns) / span))
-            queue = min(1.0 - run, max(0.0, (after.queue_ns - before.queue_ns) / span))
-            n, gil_n, other_n = counts[tid]
-            out[tid] = ThreadWait(
-                window_s=span / 1e9,
-                run=run,
-                queue=queue,
-                sleep=max(0.0, 1.0 - run - queue),
-                switches_s=max(0, after.slices - before.slices) / (span / 1e9),
-                reads=n,
-                gil_blocked=gil_n,
-                other_blocked=other_n,
-                peers=tid in working_set and len(working_set - {tid}) >= 1,
-            )
-        return out
+def measure(
+    pid: int,
+    tids: Iterable[int],
+    working: Iterable[int] = (),
+    runtime: tuple[int, int] | None = None,
+    reads: int = WINDOW_READS,
+    spacing: float = READ_SPACING_S,
+) -> dict[int, ThreadWait]:
+    """ThreadWait per thread of `tids` over a window of about `reads * spacing` seconds, taken
+    right after a stack dump (py-spy's own CPU would otherwise show up as the threads' queueing).
+    `working`: the threads whose stacks showed work (not a blocking call); each counts the others
+    as peers. Syscall reads are taken only when two or more threads work: a lone thread has no
+    one to wait for the GIL behind."""
+    futex_nr = FUTEX_SYSCALL.get(platform.machine().lower())
+    before = {t: s for t in dict.fromkeys(tids) if (s := schedstat(pid, t)) is not None}
+    working_set = set(working)
+    counts = {t: [0, 0, 0] for t in before}  # reads, gil, other
+    if len(working_set & set(before)) >= 2:
+        for i in range(reads):
+            for tid, c in counts.items():
+                state = blocked_on(_read(f"/proc/{pid}/task/{tid}/syscall"), runtime, futex_nr)
+                if not state:
+                    continue
+                c[0] += 1
+                if state == "gil":
+                    c[1] += 1
+                elif state == "other":
+                    c[2] += 1
+            if i + 1 < reads:
+                time.sleep(spacing)
+    else:
+        time.sleep(reads * spacing)
+    out: dict[int, ThreadWait] = {}
+    for tid, b in before.items():
+        a = schedstat(pid, tid)
+        if a is None or a.t_ns <= b.t_ns:
+            continue
+        span = a.t_ns - b.t_ns
+        run = min(1.0, max(0.0, (a.run_ns - b.run_ns) / span))
+        queue = min(1.0 - run, max(0.0, (a.queue_ns - b.queue_ns) / span))
+        n, gil_n, other_n = counts[tid]
+        out[tid] = ThreadWait(
+            window_s=span / 1e9,
+            run=run,
+            queue=queue,
+            sleep=max(0.0, 1.0 - run - queue),
+            switches_s=max(0, a.slices - b.slices) / (span / 1e9),
+            reads=n,
+            gil_blocked=gil_n,
+            other_blocked=other_n,
+            peers=tid in working_set and len(working_set - {tid}) >= 1,
+        )
+    return out

@@ -15,7 +15,7 @@ Classification, first rule that matches:
 3. the top frame is a blocking primitive (function named wait, sleep, select, poll, acquire,
    get, recv*, accept, join, read*, waitpid, …) or its current source line calls one
    (`time.sleep(`, `lock.acquire(`, `q.get()`, `sock.recv(`, `os.read(`, …)           -> "idle"
-4. the kernel's view of the thread over a window around the dump (probes.gil) says it spent at
+4. the kernel's view of the thread over a window right after the dump (probes.gil) says it spent at
    least WAITING_GIL_MIN_SHARE of it waiting for the GIL                            -> "waiting_gil"
 5. `active` (running without the GIL: inside a native kernel, e.g. a torch op)   -> "native"
 6. the kernel's view exists (and said no to 4): blocked in native code, not the GIL -> "native"
@@ -67,7 +67,7 @@ from typing import Any
 
 import psutil
 
-from probes.gil import ThreadWait, WaitWindow, runtime_range
+from probes.gil import ThreadWait, measure, runtime_range
 from probes.tree import descendants, looks_python, scan_processes
 
 Sink = Callable[[dict[str, Any]], None]
@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 
 STATES = ("gil", "native", "waiting_gil", "idle")
 NOTE_AFTER_FAILURES = 3
-# Share of a window around the dump a working thread spent waiting for the GIL (probes.gil) that
+# Share of a window after the dump a working thread spent waiting for the GIL (probes.gil) that
 # makes it "waiting_gil": a fifth is far above the microseconds a thread alone on its GIL waits,
 # and below the third to a half that two threads sharing one GIL each wait.
 WAITING_GIL_MIN_SHARE = 0.2
@@ -293,7 +293,7 @@ def classify_thread(
     wait: ThreadWait | None = None,
 ) -> str:
     """State of one py-spy thread record: "gil", "native", "waiting_gil" or "idle" (rules above);
-    `wait` is the kernel's view of the thread around the dump, where it was measured."""
+    `wait` is the kernel's view of the thread right after the dump, where it was measured."""
     if not is_working(thread, source_line):
         return "idle"
     if thread.get("owns_gil"):
@@ -386,7 +386,7 @@ class StackSampler:
         waits: bool = True,
     ) -> None:
         self.root_pid = root_pid
-        self.waits = waits  # the kernel's view of each thread around a dump (probes.gil)
+        self.waits = waits  # the kernel's view of each thread right after a dump (probes.gil)
         self._runtimes: dict[int, tuple[int, int] | None] = {}
         self.sink = sink
         self.interval = interval
@@ -471,7 +471,6 @@ class StackSampler:
         if self.disabled is not None:
             return None
         t = time.time()
-        window = WaitWindow(pid, self._runtime(pid)).open() if self.waits else None
         try:
             traces = dump(pid, self.py_spy, self.dump_timeout, on_start=self._set_popen)
         except PySpyError as exc:
@@ -480,9 +479,9 @@ class StackSampler:
         self._failures.pop(pid, None)
         source = source_reader(pid)
         waits = None
-        if window is not None:
+        if self.waits and not self._stop.is_set():
             working = [thread_id(tr) for tr in traces if is_working(tr, source)]
-            waits = window.close([thread_id(tr) for tr in traces], working)
+            waits = measure(pid, [thread_id(tr) for tr in traces], working, self._runtime(pid))
         return stack_sample(pid, traces, t, source, waits)
 
     def _runtime(self, pid: int) -> tuple[int, int] | None:

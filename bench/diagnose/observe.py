@@ -21,7 +21,7 @@ _ACTIVE_STATES = ("gil", "native", "waiting_gil")
 @dataclass(frozen=True)
 class StackStats:
     """Python thread states of one process over a run's stack samples, and the kernel's view of
-    its working threads around each dump where it was measured (probes.gil)."""
+    its working threads after each dump where it was measured (probes.gil)."""
 
     pid: int
     samples: int

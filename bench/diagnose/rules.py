@@ -178,7 +178,7 @@ def gil_bound(obs: Observation, ctx: RunContext) -> Finding | None:
             )
             what = (
                 f"The working Python threads of pid {main.pid} spent {share:.0%} of their time "
-                f"waiting for the GIL, by the kernel's scheduler figures around {main.samples} "
+                f"waiting for the GIL, by the kernel's scheduler figures after {main.samples} "
                 f"stack dumps: asleep {main.sleep_mean or 0:.0%} of the time outside any blocking "
                 f"call, switched {main.switches_mean or 0:,.0f} times a second{seen} "
                 f"({main.active_mean:.1f} working threads per sample){cpu_text}. "

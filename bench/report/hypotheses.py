@@ -209,7 +209,7 @@ def the_gil(d: Diagnosis) -> Hypothesis:
         if ev.get("source") == "kernel":
             text = (
                 f"`{lb}`: working Python threads spent {c.pct(ev.get('gil_wait_share'))} of their "
-                f"time waiting for the GIL (kernel scheduler figures around "
+                f"time waiting for the GIL (kernel scheduler figures after "
                 f"{ev.get('stack_samples')} stack dumps; {ev.get('reads_blocked_on_gil')} syscall "
                 f"reads caught one asleep on the GIL's futex); the process used {cpu}"
             )

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from probes.gil import WaitWindow, runtime_range
+from probes.gil import measure, runtime_range
 from probes.stacks import StackSampler
 from tests.scripts.targets import target
 
@@ -34,9 +34,7 @@ def test_two_pure_python_threads_are_seen_waiting_on_the_gil_futex() -> None:
         assert rng is not None
         waits = []
         for _ in range(3):
-            window = WaitWindow(proc.pid, rng).open()
-            time.sleep(0.05)
-            waits.append(window.close(tids, working=tids, reads=40))
+            waits.append(measure(proc.pid, tids, working=tids, runtime=rng, reads=40))
     gil = sum(w.gil_blocked for ws in waits for w in ws.values())
     other = sum(w.other_blocked for ws in waits for w in ws.values())
     reads = sum(w.reads for ws in waits for w in ws.values())
