@@ -20,9 +20,9 @@ from bench import threads as thread_policy
 from bench.config import Config
 from bench.errors import BenchError, StrategyUnavailable
 from bench.results import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
-from bench.runspec import parse
+from bench.runspec import base_name, parse
 from bench.strategies import StrategyContext, get
-from bench.strategies._study import make_sampler
+from bench.strategies._study import join_study, make_sampler, open_storage
 from bench.trial import preload
 from bench.workload.objective import objective_from_config
 
@@ -35,8 +35,13 @@ def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = make_sampler(cfg.sampler, cfg.sampler_seed)
+    if cfg.storage and cfg.study_name and base_name(label) == "optuna-journal":
+        # --study-name: the study other processes (other machines) share; a baseline run
+        # beside it keeps a study of its own.
+        return join_study(cfg.storage, cfg.study_name, direction, sampler)
     return optuna.create_study(
-        storage=cfg.storage, sampler=make_sampler(cfg.sampler, cfg.sampler_seed),
+        storage=open_storage(cfg.storage) if cfg.storage else None, sampler=sampler,
         direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )

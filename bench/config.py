@@ -51,6 +51,10 @@ class Config:
     sampler: str = "tpe"
     sampler_seed: int = 0
     storage: str | None = None
+    # Join (or create) this study in `storage` instead of a fresh one per run: several
+    # `bench run --strategy optuna-journal` processes, on one machine or many, share it and
+    # stop together once it holds `trials` trials.
+    study_name: str | None = None
     objective: str | None = None
     out: str = "reports"
     ray_address: str | None = None
@@ -268,11 +272,32 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    _check_study_name(cfg)
     _check_out_dir(cfg.out)
     if cfg.objective is not None:
         from bench.workload.objective import load_user_objective
 
         load_user_objective(cfg.objective)
+
+
+def _check_study_name(cfg: Config) -> None:
+    """A shared study needs a storage that outlives the run and one strategy that honours the
+    study-wide trial budget (optuna-journal); several strategies in one study would mix them."""
+    if cfg.study_name is None:
+        return
+    if not isinstance(cfg.study_name, str) or not cfg.study_name.strip():
+        raise ConfigError(f"study_name must be a non-empty string, got {cfg.study_name!r}")
+    if not cfg.storage:
+        raise ConfigError(
+            "--study-name needs --storage (an RDB URL such as postgresql://… or sqlite:///…, "
+            "or a journal file path) that every process can reach"
+        )
+    bases = [label.partition("/")[0].partition("@")[0] for label in cfg.strategies]
+    if bases != ["optuna-journal"]:
+        raise ConfigError(
+            "--study-name shares one study between processes and only optuna-journal enforces "
+            "its trial budget across them; use `bench run --strategy optuna-journal`"
+        )
 
 
 def _check_out_dir(out: str) -> None:

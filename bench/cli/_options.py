@@ -12,8 +12,8 @@ from bench.config import Config
 # Flag dest -> Config field, for flags whose default must stay None ("not given").
 _FIELDS = (
     "preset", "trials", "generations", "seeds", "population", "workers", "mode", "threads",
-    "start_method", "trial_timeout", "timeout", "sampler", "sampler_seed", "storage", "objective",
-    "out", "ray_address", "probe_interval", "stack_interval", "migrate_every", "migrants",
+    "start_method", "trial_timeout", "timeout", "sampler", "sampler_seed", "storage", "study_name",
+    "objective", "out", "ray_address", "probe_interval", "stack_interval", "migrate_every", "migrants",
     "price_per_hour", "direction",
 )
 
@@ -34,7 +34,16 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, help="seconds for the whole run; ends cleanly with partial results")
     g.add_argument("--sampler", help="tpe | random")
     g.add_argument("--sampler-seed", dest="sampler_seed", type=int)
-    g.add_argument("--storage", help="Optuna storage URL (default in-memory; optuna-journal: journal file)")
+    g.add_argument(
+        "--storage",
+        help="Optuna storage: RDB URL or journal file path (default in-memory; optuna-journal: "
+        "a journal file in the results directory)",
+    )
+    g.add_argument(
+        "--study-name", dest="study_name",
+        help="optuna-journal with --storage: join (or create) this study, shared with every other "
+        "process given the same name and storage; all together stop at --trials trials",
+    )
     g.add_argument(
         "--objective",
         help="pkg.module:function, an Optuna objective(trial) -> float run instead of the GA. "

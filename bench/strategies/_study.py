@@ -29,3 +29,54 @@ def open_storage(url_or_path: str) -> Any:
     # long. Journal writes take milliseconds, so a lock older than this is a dead holder's.
     lock = JournalFileSymlinkLock(url_or_path, grace_period=JOURNAL_LOCK_GRACE_S)
     return JournalStorage(JournalFileBackend(url_or_path, lock_obj=lock))
+
+
+# Processes that start together race to create the RDB tables and the study; the loser of that
+# race gets an integrity or "already exists" error and simply loads what the winner made.
+JOIN_ATTEMPTS = 5
+
+
+def _transient(exc: Exception) -> bool:
+    """A lost creation race or a busy database (sqlalchemy's, named so sqlalchemy stays unimported
+    for journal files), not a bad URL or a missing driver."""
+    kind = type(exc)
+    return kind.__module__.startswith("sqlalchemy") and kind.__name__ in ("OperationalError", "IntegrityError")
+
+
+def join_study(url_or_path: str, study_name: str, direction: str, sampler: Any) -> Any:
+    """Load study `study_name` from a shared storage, creating it if no process has yet; the study
+    must optimize in `direction` (a study made for another objective is refused, not reused)."""
+    import time
+
+    import optuna
+
+    from bench.errors import ConfigError
+    from probes.redact import redact_arg
+
+    where = redact_arg(url_or_path)  # no database password in a message
+    last: Exception | None = None
+    for attempt in range(JOIN_ATTEMPTS):
+        try:
+            study = optuna.create_study(
+                storage=open_storage(url_or_path), study_name=study_name, sampler=sampler,
+                direction=direction, load_if_exists=True,  # type: ignore[arg-type]
+            )
+            break
+        except (optuna.exceptions.StorageInternalError, optuna.exceptions.DuplicatedStudyError) as exc:
+            last = exc
+        except Exception as exc:
+            if not _transient(exc):
+                raise ConfigError(f"cannot open study {study_name!r} in {where}: {exc}") from None
+            last = exc
+        time.sleep(0.2 * (attempt + 1))
+    else:
+        raise ConfigError(
+            f"cannot open study {study_name!r} in {where} after {JOIN_ATTEMPTS} tries: {last}"
+        ) from None
+    theirs = study.direction.name.lower()
+    if theirs != direction:
+        raise ConfigError(
+            f"study {study_name!r} in {where} is set to {theirs}, this run to {direction}: "
+            "use another --study-name (or --direction, if the objective really is the same)"
+        )
+    return study

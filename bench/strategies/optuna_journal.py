@@ -5,6 +5,12 @@ given by --storage, so every worker samples from everything finished so far (TPE
 objectives stay define-by-run: the fix the original search thought impossible. N trials are split
 over the workers (the first N % W take one more), so exactly N run in total.
 
+With --study-name the study is shared with other `bench run` processes, on this machine or others,
+through the same --storage. N is then the study's budget, not this process's: every worker runs
+trials until the study holds N, counted by trial number, which the storage hands out atomically
+(numbers 0..N-1 are the budget). A worker that loses the race for the last number marks that
+trial FAIL with the user attribute `corebench_over_budget` before running anything, and stops.
+
 Workers write their own trial records. Each also tells the parent, over a pipe, which trial it
 starts and when it ends one, so the parent can stop a trial: past the timeout, or when its worker
 died, the worker is gone (killed), the trial is marked FAIL in the storage and recorded `timeout` /
@@ -16,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import time
+import zlib
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -76,6 +84,23 @@ class _Job:
     strategy: str
     heartbeat_path: str | None
     trials_path: str
+    budget: int | None = None  # shared study: stop once it holds this many trials
+    owner: str = ""  # host:pid of the bench process that supervises this worker
+
+
+# User attributes each trial of a shared study gets, so a study that several machines feed says
+# who ran what (and a supervisor closes only its own trials).
+ATTR_WORKER = "corebench_worker"
+ATTR_OWNER = "corebench_owner"
+ATTR_OVER_BUDGET = "corebench_over_budget"
+
+
+class _OverBudget(Exception):
+    """The storage gave this worker a trial number past the shared study's budget."""
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
@@ -93,13 +118,23 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     fn = job.objective.load()
     out = JsonlAppender(Path(job.trials_path))
     conn.send(READY)
+    budget = job.budget
+    if budget is not None and len(study.get_trials(deepcopy=False)) >= budget:
+        return  # the other processes spent the budget while this one started
 
     def objective(trial: optuna.Trial) -> float:
         from bench import threads as thread_policy
 
+        me = worker_id()
+        if budget is not None:  # shared study only: a run of its own keeps its per-trial cost
+            trial.set_user_attr(ATTR_OWNER, job.owner)
+            if trial.number >= budget:
+                trial.set_user_attr(ATTR_OVER_BUDGET, True)
+                study.stop()
+                raise _OverBudget(f"trial {trial.number} is past the study's budget of {budget}")
+            trial.set_user_attr(ATTR_WORKER, me)
         start = time.time()
         conn.send(("start", trial.number, start))
-        me = worker_id()
         heartbeat.attach(job.heartbeat_path, job.label, trial.number, me)
         heartbeat.beat(0, 1, force=True)
         outcome = Outcome()
@@ -115,8 +150,10 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
             ).to_dict())
             conn.send(("end", trial.number))
 
+    # After each trial, stop once the study holds the budget (numbers still decide who runs).
+    callbacks = [] if budget is None else [optuna.study.MaxTrialsCallback(budget, states=None)]
     # catch: a raising trial is FAIL in the study and `failed` in the records; the worker goes on.
-    study.optimize(objective, n_trials=job.share, catch=(Exception,))
+    study.optimize(objective, n_trials=job.share, catch=(Exception,), callbacks=callbacks)
 
 
 @dataclass
@@ -145,12 +182,16 @@ class OptunaJournal(Strategy):
         storage, study_name = self._storage(ctx)
         self._study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
         self._mp = mp_context(ctx.start_method)
+        self._shared = bool(ctx.config.storage and ctx.config.study_name)
+        self._owner = owner_id()
         self._base = dict(
             storage=storage, study_name=study_name, sampler=ctx.config.sampler,
             objective=ctx.objective, threads=ctx.threads, label=ctx.label, strategy=ctx.strategy,
             heartbeat_path=ctx.heartbeat_path, trials_path=str(ctx.trials_out.path),
+            budget=ctx.n_trials if self._shared else None, owner=self._owner,
         )
-        split = shares(ctx.n_trials, ctx.workers)
+        # Shared: no fixed shares, every worker runs until the study holds N trials.
+        split = [ctx.n_trials] * ctx.workers if self._shared else shares(ctx.n_trials, ctx.workers)
         slots = [_Slot(i, share) for i, share in enumerate(split) if share]
         try:
             for slot in slots:
@@ -184,6 +225,10 @@ class OptunaJournal(Strategy):
 
     def _start(self, ctx: StrategyContext, slot: _Slot) -> None:
         seed = ctx.config.sampler_seed + 1 + slot.index + SEED_STRIDE * slot.starts
+        if self._shared:
+            # Processes on other machines start from the same --sampler-seed: without this they
+            # would draw the same random start-up parameters, trial for trial.
+            seed = (seed + zlib.crc32(self._owner.encode())) % 2**32
         job = _Job(seed=seed, share=slot.left, **self._base)  # type: ignore[arg-type]
         slot.starts += 1
         slot.ran_any = False
@@ -210,6 +255,8 @@ class OptunaJournal(Strategy):
                     w.close()
                     if slot.current is not None:
                         self._end_trial(ctx, slot, CRASHED, describe_exit(w.pid, w.proc.exitcode))
+                    elif self._shared and w.proc.exitcode == 0:
+                        slot.left = 0  # it stopped because the study holds its budget
                     elif not slot.ran_any and w.proc.exitcode != 0:
                         start_failures += 1
                         if start_failures >= MAX_START_FAILURES:
@@ -267,12 +314,15 @@ class OptunaJournal(Strategy):
         ))
 
     def _fail_running(self) -> None:
-        """Trials a killed worker had created but not yet reported stay RUNNING: close them."""
+        """Trials a killed worker had created but not yet reported stay RUNNING: close them
+        (in a shared study only this process's: other processes' trials are still running)."""
         import optuna
 
         with contextlib.suppress(Exception):
             running = (optuna.trial.TrialState.RUNNING,)
             for t in self._study.get_trials(deepcopy=False, states=running):
+                if self._shared and t.user_attrs.get(ATTR_OWNER) != self._owner:
+                    continue
                 with contextlib.suppress(Exception):
                     self._study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
