@@ -55,6 +55,8 @@ class TrialRecord:
     error: str | None = None
     # Every process that ran this one trial, when more than one did (islands: one per island).
     pids: list[int] | None = None
+    # The Ray node that ran it (ray strategy; None elsewhere or when the task never reported).
+    node: str | None = None
 
     @property
     def duration(self) -> float:

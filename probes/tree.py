@@ -222,12 +222,19 @@ def ray_worker_pids(root_pid: int, session_hint: str | None = None) -> list[int]
     for pid in descendants(table, raylets):
         if pid in raylets:
             continue
-        cmd = cmdline(pid)
-        if cmd.split(" ", 1)[0] in _RAY_AGENTS:
-            continue  # Ray's own per-node agents, not workers
-        if "ray::" in cmd or "default_worker.py" in cmd:
+        if is_ray_worker(cmdline(pid)):
             workers.append(pid)
     return sorted(workers)
+
+
+def is_ray_worker(cmd: str) -> bool:
+    """A Ray worker by its command line: a `ray::…` title (`ray::IDLE`, `ray::run_trial`, an
+    actor's class) or `default_worker.py` before it renames itself. Ray's own per-node agents
+    (dashboard, runtime env) are not workers; the raylet, whose arguments name
+    default_worker.py, must be ruled out by the caller (by name)."""
+    if cmd.split(" ", 1)[0] in _RAY_AGENTS:
+        return False
+    return "ray::" in cmd or "default_worker.py" in cmd
 
 
 @dataclass

@@ -14,7 +14,7 @@ from bench import __version__
 from bench.diagnose import Diagnosis
 from bench.diagnose import thresholds as th
 from bench.report import cells as c
-from bench.report import matrix
+from bench.report import matrix, nodes
 from bench.report.cost import TRIALS_PER_QUOTE, MeasuredCost, ProjectedCost, ScalingModel, VmPrice
 from bench.report.hypotheses import INCONCLUSIVE, NOT_TESTED, PROVEN, REFUTED, Hypothesis
 from bench.report.links import runbook_link
@@ -130,7 +130,20 @@ def matrix_section(p: ReportParts) -> str:
     if down:
         out += ["", "Runs that did not complete:"]
         out += [f"- `{r.label}`: {r.status}" + (f": {r.reason}" if r.reason else "") for r in down]
+    out += node_sections(p.diagnosis)
     return "\n".join(out)
+
+
+def node_sections(d: Diagnosis) -> list[str]:
+    """Per-node rows of each run that spanned more than one Ray node (nothing otherwise)."""
+    out: list[str] = []
+    rec = d.recorded
+    for label in rec.labels:
+        trials = rec.trials.get(label, [])
+        rs = nodes.rows(rec.samples.get(label, []), trials)
+        if len(rs) > 1:
+            out += ["", f"### Ray nodes of `{label}`", "", nodes.render(rs, nodes.without_node(trials))]
+    return out
 
 
 def hypotheses_section(hs: Sequence[Hypothesis]) -> str:

@@ -6,6 +6,10 @@ OMP_NUM_THREADS from the task's CPUs; `execute` applies our thread policy in the
 record says what the trial ran with. A task past the timeout is cancelled with force=True (Ray
 kills its worker): `timeout`; a task whose worker died: `crashed` (max_retries=0, no silent
 re-run); the run goes on either way.
+
+On a cluster (--ray-address) the run's own probes see only this driver; one probe actor per node
+(probes.ray_nodes) samples each node's Ray processes and cores into the run's samples file, and
+each trial record names the node that ran it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError, StrategyUnavailable
+from bench.results import SAMPLES_FILE
 from bench.strategies._base import Availability, Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
 from bench.strategies._procs import POLL_S, worker_name
 from bench.trial import CRASHED, TIMEOUT, TrialRecord, TrialSpec, execute, lost, prepare
+
+if TYPE_CHECKING:
+    from probes.ray_nodes import RayNodeProbes
 
 # A task that never reports its start (no shared heartbeat file, e.g. on another node) is timed
 # from dispatch, with this allowance for a worker's start-up.
@@ -33,8 +41,10 @@ REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 def run_trial(spec: TrialSpec) -> TrialRecord:
     """The body of the Ray task (module-level, so workers import it by name)."""
+    import ray
+
     prepare(spec)
-    return execute(spec)
+    return execute(spec).with_(node=ray.get_runtime_context().get_node_id())
 
 
 def runtime_env() -> dict[str, Any]:
@@ -64,13 +74,21 @@ class RayTasks(Strategy):
         except ImportError as exc:
             raise StrategyUnavailable(f"ray cannot be imported: {exc}") from None
         connected_here = self._connect(ray, ctx)
+        nodes = None
         try:
+            nodes = self._node_probes(ray, ctx)
             self._loop(ray, ctx)
         finally:
-            ctx.cancel_pending("the run ended before this trial finished")
-            if connected_here:
-                # Local: stops the instance we started. --ray-address: disconnects only.
-                ray.shutdown()
+            try:
+                if nodes is not None:
+                    nodes.stop()  # kills the probe actors (Ray would, at disconnect, too)
+            finally:
+                try:
+                    ctx.cancel_pending("the run ended before this trial finished")
+                finally:
+                    if connected_here:
+                        # Local: stops the instance we started. --ray-address: disconnects only.
+                        ray.shutdown()
 
     @staticmethod
     def _connect(ray: Any, ctx: StrategyContext) -> bool:
@@ -103,6 +121,27 @@ class RayTasks(Strategy):
         finally:
             _restore_signal_handlers(saved)
         return True
+
+    @staticmethod
+    def _node_probes(ray: Any, ctx: StrategyContext) -> RayNodeProbes | None:
+        """Per-node probes on a cluster; none for the local instance, whose processes are
+        children of this one and so already in the run's own process-tree samples."""
+        if not ctx.config.ray_address:
+            return None
+        from probes.ray_nodes import RayNodeProbes
+        from probes.sink import JsonlSink
+
+        sink = JsonlSink(ctx.results_dir / SAMPLES_FILE)
+        probes = RayNodeProbes(ray, sink, interval=ctx.config.probe_interval, tags={"run": ctx.label})
+        try:
+            return probes.start()
+        except Exception as exc:
+            probes.stop()
+            # The run goes on without them; the report says why its nodes have no samples.
+            sink({"kind": "note", "t": time.time(), "probe": "ray-nodes", "level": "warning",
+                  "run": ctx.label, "message": f"per-node probes could not start: "
+                  f"{type(exc).__name__}: {str(exc).strip()[:200]}"})
+            return None
 
     def _loop(self, ray: Any, ctx: StrategyContext) -> None:
         from ray.exceptions import RayError, TaskCancelledError

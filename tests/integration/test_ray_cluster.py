@@ -1,0 +1,186 @@
+"""`bench run --strategy ray --ray-address` on Ray's own two-node test cluster (two raylets on this
+machine, one CPU each): trials run on both nodes, a probe actor per node samples that node's Ray
+processes into samples.jsonl, the report shows both nodes, and nothing of the run outlives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bench.cli import main
+from bench.report.nodes import rows
+from tests.conftest import REPO
+
+pytest.importorskip("ray")
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+# Command-line marks of the run's own processes: the driver, its trial tasks, the node probes.
+RUN_MARKS = ("bench.child", "run_trial", "NodeProbe")
+GONE_WAIT_S = 10.0
+
+
+@pytest.fixture
+def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A head and one more node of one CPU each, shut down (every process of theirs) at the end.
+
+    Token authentication: conftest sets RAY_AUTH_MODE=token for the whole session (Ray >= 2.59);
+    the nodes started here and the bench driver inherit it and read the same token
+    (~/.ray/auth_token), so the cluster needs nothing more than the `ray start` head does."""
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths live there
+    args = {"num_cpus": 1, "temp_dir": temp_dir, "include_dashboard": False}
+    cluster = Cluster(initialize_head=True, head_node_args=args)
+    try:
+        cluster.add_node(**args)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _run_processes() -> list[str]:
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+            if p.status() != psutil.STATUS_ZOMBIE and any(m in cmd for m in RUN_MARKS):
+                out.append(f"{p.pid} {cmd[:100]}")
+        except psutil.Error:
+            continue
+    return out
+
+
+def test_ray_run_spans_both_nodes_with_a_probe_on_each(two_nodes: Any, bench_run: Any) -> None:
+    node_ids = {n.node_id for n in two_nodes.list_all_nodes()}
+    assert len(node_ids) == 2
+    res = bench_run("ray", "--ray-address", two_nodes.address, timeout=150)
+    assert res.code == 0, res.stderr[-3000:]
+    assert res.run["status"] == "ok", res.run
+
+    # Every trial ran, and each names its node: both nodes ran trials (one CPU each, two in flight).
+    assert sorted(res.states().values()) == ["complete"] * 4, res.states()
+    ran_on = {t["node"] for t in res.trials}
+    assert ran_on == node_ids, (ran_on, node_ids)
+    assert all(t["host"] for t in res.trials)
+
+    # Probe samples from both nodes, each rooted at its own node's raylet.
+    samples = [s for s in _jsonl(res.path / "samples.jsonl") if s.get("run") == "ray"]
+    node_samples = [s for s in samples if s.get("kind") == "node"]
+    assert {s["node_id"] for s in node_samples} == node_ids
+    roots = {s["node_id"]: s["root"] for s in node_samples}
+    assert len(set(roots.values())) == 2
+    assert all(psutil.Process(pid).name() == "raylet" for pid in roots.values())
+    for node in node_ids:
+        mine = [s for s in node_samples if s["node_id"] == node]
+        assert len(mine) >= 3, len(mine)
+        assert all(s["probe_pid"] not in s["workers"] for s in mine)
+        assert len({len(s["per_core"]) for s in mine}) == 1  # every core of the machine, each time
+        # The workers that ran this node's trials were seen there, and not on the other node.
+        pids = {t["pid"] for t in res.trials if t["node"] == node}
+        seen = {w for s in mine for w in s["workers"]}
+        others = {w for s in node_samples if s["node_id"] != node for w in s["workers"]}
+        assert pids & seen, (pids, seen)
+        assert not pids & others, (pids, others)
+    assert not [s for s in samples if s.get("kind") == "note" and s.get("probe") == "ray-nodes"]
+
+    # The report, regenerated from the files, has one row per node, with the trials each ran.
+    assert main(["report", str(res.path)]) == 0
+    md = (res.path / "report.md").read_text()
+    assert "### Ray nodes of `ray`" in md
+    section = md.split("### Ray nodes of `ray`", 1)[1].split("\n## ", 1)[0]
+    by_node = {r.node_id: r for r in rows(node_samples, res.trials)}
+    for node in node_ids:
+        line = next(x for x in section.splitlines() if x.startswith(f"| `{node[:8]}`"))
+        n = sum(1 for t in res.trials if t["node"] == node)
+        assert f"| {n} ({n}) |" in line, line
+        assert by_node[node].workers_seen >= 1 and by_node[node].threads_peak > 0
+
+    # Nothing of the run outlives it: the driver, its trial workers and the probe actors are gone
+    # while the cluster itself is still up.
+    deadline = time.time() + GONE_WAIT_S
+    while (left := _run_processes()) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not left, left
+    trial_pids = {t["pid"] for t in res.trials}
+    probe_pids = {s["probe_pid"] for s in node_samples}
+    alive = [p for p in trial_pids | probe_pids if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, alive
+
+
+def _node_probes_up(samples: Path) -> set[int]:
+    """Probe pids once samples from two nodes are in the file, else an empty set."""
+    if not samples.exists():
+        return set()
+    rows_ = [json.loads(x) for x in samples.read_text().splitlines() if x.strip()]
+    nodes = {r["node_id"]: r["probe_pid"] for r in rows_ if r.get("kind") == "node"}
+    return set(nodes.values()) if len(nodes) == 2 else set()
+
+
+def _alive(pids: set[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+def test_ctrl_c_or_a_killed_driver_leaves_no_probe_behind(two_nodes: Any, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the run's process group) stops the run and its probes; a driver killed
+    with SIGKILL cannot clean up, and Ray ends the probe actors it owned."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    for case in ("ctrl-c", "driver-killed"):
+        out = tmp_path / case
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench", "run", "--strategy", "ray", "--ray-address",
+             two_nodes.address, "--preset", "smoke", "-n", "200", "-p", "32", "-g", "30", "-w", "2",
+             "--sampler", "random", "--no-stacks", "--no-report", "-o", str(out), "--name", "r"],
+            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.time() + 60
+            while not (probes := _node_probes_up(out / "r" / "samples.jsonl")):
+                assert proc.poll() is None and time.time() < deadline, case
+                time.sleep(0.2)
+            if case == "ctrl-c":
+                os.killpg(proc.pid, signal.SIGINT)
+                assert proc.wait(timeout=20) == 128 + signal.SIGINT
+            else:
+                driver = next(p for p in psutil.Process(proc.pid).children()
+                              if "bench.child" in " ".join(p.cmdline()))
+                driver.kill()
+                proc.wait(timeout=30)
+            deadline = time.time() + GONE_WAIT_S
+            while (left := _alive(probes)) and time.time() < deadline:
+                time.sleep(0.2)
+            assert not left, (case, left)
+            assert not _run_processes(), (case, _run_processes())
+            runs = _jsonl(out / "r" / "runs.jsonl")
+            assert runs[-1]["status"] == ("interrupted" if case == "ctrl-c" else "crashed"), runs[-1]
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
