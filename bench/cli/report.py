@@ -29,11 +29,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="price catalog TOML: [[vm]] tables of name, vcpus, usd_per_hour "
         "(default: the shipped catalog)",
     )
+    p.add_argument(
+        "--sweep",
+        metavar="SWEEP",
+        help="a `bench sweep` directory or its sweep.json: project the cost of the run it measured "
+        "with its fitted scaling curve (default: a sweep.json in RESULTS_DIR, if any)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     return report(
-        args.results_dir, out=args.out, price_per_hour=args.price_per_hour, prices=args.prices
+        args.results_dir, out=args.out, price_per_hour=args.price_per_hour, prices=args.prices,
+        sweep=args.sweep,
     )
 
 
@@ -42,10 +49,11 @@ def report(
     out: str | None = None,
     price_per_hour: float | None = None,
     prices: str | None = None,
+    sweep: str | None = None,
 ) -> int:
     """Write the report; prints its path. Errors are BenchErrors with their exit codes."""
     from bench.report import write_report
 
-    path = write_report(results_dir, out=out, price_per_hour=price_per_hour, prices=prices)
+    path = write_report(results_dir, out=out, price_per_hour=price_per_hour, prices=prices, sweep=sweep)
     print(f"report: {path}")
     return 0

@@ -1,6 +1,9 @@
 """The markdown report of a results directory, with its PNG plots, regenerated from saved files.
 
-write_report(results_dir, out=None, price_per_hour=None, prices=None) -> Path
+write_report(results_dir, out=None, price_per_hour=None, prices=None, scaling=None, sweep=None) -> Path
+
+Projections use `scaling` when given; else the fit of a saved sweep (`sweep`, or a `sweep.json`
+inside the results directory) for the run it measured; else the measured-efficiency model.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 from bench.diagnose import Diagnosis, Recorded, analyse
 from bench.errors import ConfigError, ResultsError
 from bench.report import cost, hypotheses, matrix
-from bench.report.cost import ScalingModel
+from bench.report.cost import ScalingModel, VmPrice
 from bench.report.markdown import ReportParts, render
 
 __all__ = ["REPORT_NAME", "build", "write_report"]
@@ -25,6 +28,7 @@ def build(
     price_per_hour: float | None = None,
     prices: str | Path | None = None,
     scaling: ScalingModel | None = None,
+    sweep: str | Path | None = None,
 ) -> ReportParts:
     """Every table's figures for a diagnosed results directory (no file is written)."""
     if price_per_hour is None:
@@ -34,7 +38,7 @@ def build(
     ):
         raise ConfigError(f"--price-per-hour must be a positive number, got {price_per_hour!r}")
     catalog = cost.load_catalog(prices)
-    model = scaling or cost.MeasuredEfficiency()
+    model = scaling or scaling_model(d, catalog, sweep)
     measured = []
     for row in matrix.rows(d):
         s = d.recorded.summaries.get(row.label)
@@ -71,12 +75,38 @@ def build(
     )
 
 
+def scaling_model(d: Diagnosis, catalog: list[VmPrice], sweep: str | Path | None = None) -> ScalingModel:
+    """The projection model: the fit of `sweep` (a sweep directory or its sweep.json; a bad one is
+    a ResultsError), else of a sweep saved in the results directory itself (one that does not fit
+    these results is named in the assumption line and left out), else measured efficiency."""
+    from bench.scaling import SWEEP_FILE, load_sweep
+
+    rec = d.recorded
+    vcpus = [vm.vcpus for vm in catalog]
+
+    def fitted(path: str | Path, shown: str) -> cost.SweepFit:
+        return cost.sweep_model(load_sweep(path), shown, rec.runs, rec.config, rec.machine, vcpus)
+
+    if sweep is not None:
+        return fitted(sweep, str(sweep))
+    found = rec.path / SWEEP_FILE if rec.path is not None else None
+    if found is None or not found.is_file():
+        return cost.MeasuredEfficiency()
+    try:
+        return fitted(found, f"{SWEEP_FILE} in this results directory")
+    except ResultsError as exc:
+        default = cost.MeasuredEfficiency()
+        default.assumption = f"The sweep saved here was not used: {exc}. {default.assumption}"
+        return default
+
+
 def write_report(
     results_dir: str | Path,
     out: str | Path | None = None,
     price_per_hour: float | None = None,
     prices: str | Path | None = None,
     scaling: ScalingModel | None = None,
+    sweep: str | Path | None = None,
 ) -> Path:
     """Write the markdown report (default `report.md` in the results directory) and its PNG plots
     beside it; returns the markdown's path. Reads saved files only."""
@@ -90,7 +120,7 @@ def write_report(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
-    parts = build(d, path.parent, price_per_hour, prices, scaling)  # validates before plotting
+    parts = build(d, path.parent, price_per_hour, prices, scaling, sweep)  # validates before plotting
     plots = write_plots(d, path.parent, path.stem)
     parts = dataclasses.replace(parts, plots=plots)
     tmp = path.with_name(f".{path.name}.tmp")
