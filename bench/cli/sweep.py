@@ -101,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
               else default_worker_counts(usable_cores()))
     # Validated at the largest count (the strictest for workers-per-core and island sizes).
     cfg = resolve_config(args, strategies=label, workers=counts[-1])
+    if cfg.study_name is not None:
+        raise ConfigError(
+            "bench sweep runs every worker count on a fresh study; with --study-name the later "
+            "counts would join the first one's finished study and run nothing"
+        )
     return sweep(cfg, label, counts, name=args.name, argv=sys.argv, estimate=args.estimate)
 
 

@@ -36,6 +36,14 @@ def test_study_name_rules(
     assert not db.exists(), "nothing may touch the storage before the config is valid"
 
 
+def test_a_sweep_refuses_a_shared_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sweep", "--strategy", "optuna-journal", "-w", "1,2", "--preset", "smoke", "-o", str(tmp_path),
+            "--storage", f"sqlite:///{tmp_path / 's.db'}", "--study-name", "s", "--no-estimate"]
+    assert main(argv) == 2
+    assert "bench sweep runs every worker count on a fresh study" in capsys.readouterr().err
+    assert not (tmp_path / "s.db").exists()
+
+
 def test_join_creates_then_loads_the_same_study(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     first = join_study(url, "s", "maximize", optuna.samplers.RandomSampler(seed=0))
