@@ -6,6 +6,7 @@ forked workers cannot leak into the next, and so the probes' root pid is exactly
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from types import FrameType
 from typing import Any, cast
 
 from bench import threads as thread_policy
-from bench.config import Config
+from bench.config import STORAGE_ENV, Config
 from bench.errors import BenchError, StrategyUnavailable
 from bench.results import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.runspec import base_name, parse
@@ -51,6 +52,8 @@ def run_child(run_dir: Path, label: str) -> int:
     rd = RunDir(run_dir)
     meta = rd.meta()
     cfg = Config.from_dict(meta["config"])
+    if os.environ.get(STORAGE_ENV):  # the unmasked URL: run.json holds it with the password masked
+        cfg = dataclasses.replace(cfg, storage=os.environ[STORAGE_ENV])
     spec = parse(label, cfg)
     runs_out = rd.appender(RUNS_FILE)
     started = time.time()

@@ -31,6 +31,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "seed": {"trials": 100, "generations": 150, "seeds": 3, "population": 500, "mode": "loop"},
 }
 
+# The storage URL as given (password included) reaches a run's child process through this
+# environment variable; run.json, which is shared and committed, holds it masked.
+STORAGE_ENV = "COREBENCH_STORAGE"
+
 
 @dataclass(frozen=True)
 class Config:

@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from bench import __version__
-from bench.config import Config
+from bench.config import STORAGE_ENV, Config
 from bench.errors import Interrupted
 from bench.progress import Progress
 from bench.reaper import Reaper, become_subreaper
@@ -47,6 +47,9 @@ def plan(cfg: Config, baseline: bool = True) -> list[str]:
 
 def _child_env(cfg: Config) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop(STORAGE_ENV, None)
+    if cfg.storage:
+        env[STORAGE_ENV] = cfg.storage
     # The child must import this very checkout, also when run from another directory.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
@@ -66,15 +69,19 @@ def _signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[No
 
 def create_run_dir(cfg: Config, argv: list[str] | None = None, name: str | None = None) -> RunDir:
     from probes.machine import fingerprint, git_state
+    from probes.redact import redact_arg, redact_args
 
     rd = RunDir.create(cfg.out, name)
     started = time.time()
+    config = cfg.to_dict()
+    if config.get("storage"):
+        config["storage"] = redact_arg(str(config["storage"]))  # no database password on disk
     rd.write_meta({
         "run_id": uuid.uuid4().hex[:8],
         "created": started,
         "corebench_version": __version__,
-        "command": argv if argv is not None else sys.argv,
-        "config": cfg.to_dict(),
+        "command": redact_args(argv if argv is not None else sys.argv),
+        "config": config,
         "machine": fingerprint(),
         "git": git_state(),
         "deadline": started + cfg.timeout if cfg.timeout else None,

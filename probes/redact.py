@@ -35,8 +35,9 @@ def redact_arg(arg: str) -> str:
     return arg
 
 
-def redact_cmdline(args: Sequence[str], limit: int = CMD_MAX) -> str:
-    """Join a command line for display: secrets masked first, then cut to `limit` characters."""
+def redact_args(args: Sequence[str]) -> list[str]:
+    """A command line with secrets masked: URL credentials, `name=value` secrets, and the value
+    after a secret option (`--password hunter2`)."""
     out: list[str] = []
     hide_next = False
     for arg in args:
@@ -48,6 +49,12 @@ def redact_cmdline(args: Sequence[str], limit: int = CMD_MAX) -> str:
         if arg.startswith("-") and "=" not in arg and _is_secret_name(arg):
             hide_next = True
         out.append(redact_arg(arg))
+    return out
+
+
+def redact_cmdline(args: Sequence[str], limit: int = CMD_MAX) -> str:
+    """Join a command line for display: secrets masked first, then cut to `limit` characters."""
+    out = redact_args(args)
     text = " ".join(a for a in out if a != "" or len(out) == 1)
     if len(text) > limit:
         text = text[: limit - 1] + "…"

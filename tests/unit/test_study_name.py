@@ -64,3 +64,19 @@ def test_join_errors_are_one_line_without_the_password(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         join_study("nosuchdialect://bob:s3cret@db/optuna", "s", "minimize", None)
     assert "s3cret" not in str(info.value) and "cannot open study 's'" in str(info.value)
+
+
+def test_run_json_masks_the_storage_password_and_the_child_gets_it_from_env(tmp_path: Path) -> None:
+    from bench.config import STORAGE_ENV, Config
+    from bench.runner import _child_env, create_run_dir
+
+    url = "postgresql://bench:hunter2@db.internal/optuna"
+    cfg = Config(out=str(tmp_path), storage=url, strategies=("optuna-journal",))
+    argv = ["bench", "compare", "--storage", url, "--study-name", "s"]
+    rd = create_run_dir(cfg, argv, name="masked")
+    text = (rd.path / "run.json").read_text()
+    assert "hunter2" not in text
+    meta = rd.meta()
+    assert meta["config"]["storage"] == "postgresql://bench:***@db.internal/optuna"
+    assert meta["command"][3] == "postgresql://bench:***@db.internal/optuna"
+    assert _child_env(cfg)[STORAGE_ENV] == url
