@@ -2,6 +2,10 @@
 
 Pure functions: process-tree and stack samples, trial records and heartbeats in, an Observation
 out. Nothing here judges; the thresholds live in `thresholds` and the judging in `rules`.
+
+A Ray run on a cluster whose node probes sent samples from two or more nodes is observed from
+those nodes (`cluster.merge`: their Ray workers summed, capacity = the Ray CPUs they were given),
+not from the driver's own process tree, which holds none of its trials.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.diagnose import thresholds as th
+from bench.diagnose.cluster import HostLoad, merge
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
 _RAN = ("complete", "failed", "timeout", "crashed")
@@ -111,6 +116,10 @@ class Observation:
     run_start: float | None = None
     work_window: tuple[float, float] | None = None
     notes: tuple[dict[str, Any], ...] = field(default=())
+    # Ray nodes the process-tree figures are summed over (0: this machine's tree); then
+    # usable_cores is their Ray CPUs and each host's load by others is in `hosts`, not `foreign_*`.
+    nodes: int = 0
+    hosts: tuple[HostLoad, ...] = ()
 
     @property
     def cpu_share(self) -> float | None:
@@ -204,11 +213,12 @@ def _tree_figures(tree: list[dict[str, Any]], usable: int) -> dict[str, Any]:
         return {}
     cores = [cpu_cores(s) for s in tree]
     runnable = [runnable_threads(s) for s in tree]
-    pid_cpu: dict[int, list[float]] = {}
+    # By (node, pid): merged cluster samples hold processes of several machines (node None here).
+    pid_cpu: dict[tuple[Any, int], list[float]] = {}
     for s in tree:
         for p in s.get("procs") or []:
-            pid_cpu.setdefault(int(p.get("pid") or 0), []).append(float(p.get("cpu_pct") or 0))
-    busiest = max(pid_cpu, key=lambda pid: sum(pid_cpu[pid]), default=None)
+            pid_cpu.setdefault(_proc_key(p), []).append(float(p.get("cpu_pct") or 0))
+    busiest = max(pid_cpu, key=lambda key: sum(pid_cpu[key]), default=None)
     seconds = sum(float(s.get("interval") or 0) for s in tree)
     invol = sum(int(s.get("ctx_invol_delta") or 0) for s in tree)
     # A live process always makes some voluntary switches; none at all means the kernel (some
@@ -234,9 +244,13 @@ def _tree_figures(tree: list[dict[str, Any]], usable: int) -> dict[str, Any]:
         "runnable_threads_truncated": any(t for _, t in runnable),
         "invol_per_core_s": invol / seconds / usable if seconds > 0 and counted else None,
         "foreign_cores_mean": statistics.fmean(foreign) if foreign else None,
-        "busiest_pid": busiest,
+        "busiest_pid": busiest[1] if busiest is not None else None,
         "busiest_cpu_pct": statistics.median(pid_cpu[busiest]) if busiest is not None else None,
     }
+
+
+def _proc_key(p: dict[str, Any]) -> tuple[Any, int]:
+    return p.get("node"), int(p.get("pid") or 0)
 
 
 # --- stack samples --------------------------------------------------------------------------
@@ -359,16 +373,22 @@ def observe(
     run_record: dict[str, Any] | None = None,
     notes: Sequence[dict[str, Any]] = (),
 ) -> Observation:
-    """All figures of one run; the work phase is first trial start to last trial end."""
-    tree = [s for s in samples if s.get("kind") == "tree"]
-    tree.sort(key=lambda s: float(s.get("t") or 0))
+    """All figures of one run; the work phase is first trial start to last trial end. With node
+    samples from two or more Ray nodes the tree figures and usable cores are the cluster's."""
+    cluster = merge(samples)
+    if cluster is None:
+        tree = [s for s in samples if s.get("kind") == "tree"]
+        tree.sort(key=lambda s: float(s.get("t") or 0))
+    else:
+        tree, usable_cores = cluster.samples, cluster.usable_cores
     spans = _spans(trials, heartbeats)
     window = (min(s for s, _, _ in spans), max(e for _, e, _ in spans)) if spans else None
     work = in_window(tree, window)
     figures = _tree_figures(work, usable_cores)
-    figures["procs_seen"] = len(
-        {int(p.get("pid") or 0) for s in tree for p in s.get("procs") or []}
-    )
+    figures["procs_seen"] = len({_proc_key(p) for s in tree for p in s.get("procs") or []})
+    if cluster is not None:
+        figures["nodes"] = cluster.nodes
+        figures["hosts"] = cluster.host_loads(float(s["t"]) for s in work)
 
     per_pid: dict[int, list[tuple[float, float]]] = {}
     for s, e, pid in spans:

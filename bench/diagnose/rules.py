@@ -54,6 +54,11 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.0%}"
 
 
+def _capacity(obs: Observation) -> str:
+    """What `usable_cores` counts: this machine's cores, or a cluster's Ray CPUs."""
+    return f"Ray CPUs over {obs.nodes} nodes" if obs.nodes else "usable cores"
+
+
 def _efficiency_note(ctx: RunContext) -> str:
     s = ctx.summary
     if s is None or s.speedup is None:
@@ -127,6 +132,10 @@ def gil_bound(obs: Observation, ctx: RunContext) -> Finding | None:
     """Python threads queue for the GIL and the process does about one core of work."""
     if obs.usable_cores < 2:
         return None  # on one core everything is "about one core"; the GIL costs nothing extra
+    if obs.nodes:
+        # Not judged on a cluster: the stack samples are of the driver, whose threads run no
+        # trial, and a Ray worker runs one task at a time, so no two trials share its GIL.
+        return None
     cpu = obs.busiest_cpu_pct
     main = obs.main_stack
     if main is not None and main.samples < th.MIN_STACK_SAMPLES:
@@ -264,7 +273,7 @@ def oversubscribed(obs: Observation, ctx: RunContext) -> Finding | None:
         floor = "at least " if obs.runnable_threads_truncated else ""
         parts.append(
             f"a median of {floor}{obs.runnable_threads_median:.0f} threads were runnable for "
-            f"{obs.usable_cores} usable cores ({per_core:.1f} per core)"
+            f"{obs.usable_cores} {_capacity(obs)} ({per_core:.1f} per core)"
         )
     if obs.invol_per_core_s is not None:
         parts.append(
@@ -347,6 +356,8 @@ def undersubscribed(obs: Observation, ctx: RunContext) -> Finding | None:
         "workers": ctx.workers,
         "busy_processes_peak": obs.busy_procs_peak,
     }
+    if obs.nodes:
+        ev["ray_nodes"] = obs.nodes
     why = []
     if ctx.workers < obs.usable_cores:
         why.append(f"only {ctx.workers} workers for {obs.usable_cores} cores")
@@ -361,7 +372,8 @@ def undersubscribed(obs: Observation, ctx: RunContext) -> Finding | None:
         ctx.label,
         ev,
         f"During the trials the run used a mean {obs.cpu_cores_mean:.1f} of {obs.usable_cores} "
-        f"usable cores ({share:.0%}); {idle:.1f} cores sat idle{reason}." + _efficiency_note(ctx),
+        f"{_capacity(obs)} ({share:.0%}); {idle:.1f} cores sat idle{reason}."
+        + _efficiency_note(ctx),
         f"Use one worker per usable core (`--workers {obs.usable_cores}`) and several trials per "
         "worker (`--trials` at least 4 x workers); if the workers are there but idle, look at the "
         "other findings of this run (start-up, dispatch).",
@@ -371,6 +383,8 @@ def undersubscribed(obs: Observation, ctx: RunContext) -> Finding | None:
 # --- CONTENDED ----------------------------------------------------------------------------------
 def contended(obs: Observation, ctx: RunContext) -> Finding | None:
     """Other processes took a large share of the usable cores while the trials ran."""
+    if obs.nodes:
+        return _contended_hosts(obs, ctx)
     share = obs.foreign_share
     if share is None or share < th.CONTENDED_SHARE_MIN or obs.foreign_cores_mean is None:
         return None
@@ -391,6 +405,42 @@ def contended(obs: Observation, ctx: RunContext) -> Finding | None:
         "its speed, and every ratio taken against it, reflect that load rather than the strategy.",
         "Re-run on a quiet machine (stop other jobs; check `uptime` load), or give the run cores "
         "nobody else uses (taskset, a dedicated VM) before trusting its ratios.",
+    )
+
+
+def _contended_hosts(obs: Observation, ctx: RunContext) -> Finding | None:
+    """CONTENDED on a cluster, host by host: the driver machine's load says nothing of the nodes,
+    and a host's cores are not the Ray CPUs the run's figures count, so the most loaded host is
+    compared with its own cores (its CPU minus its Ray nodes' processes; the probe counts as
+    other, as it does on one machine)."""
+    loads = [h for h in obs.hosts if h.foreign_share is not None]
+    worst = max(loads, key=lambda h: h.foreign_share or 0.0, default=None)
+    if worst is None or worst.foreign_cores_mean is None or worst.foreign_share is None:
+        return None
+    if worst.foreign_share < th.CONTENDED_SHARE_MIN:
+        return None
+    share = worst.foreign_share
+    ev = {
+        "host": worst.host,
+        "foreign_cores_mean": _r(worst.foreign_cores_mean),
+        "usable_cores": worst.cores,
+        "foreign_share": _r(share),
+        "ray_nodes_on_host": worst.nodes,
+        "hosts": {h.host: _r(h.foreign_share) for h in obs.hosts},
+        "run_cpu_cores_mean": _r(obs.cpu_cores_mean),
+    }
+    return Finding(
+        F.CONTENDED,
+        F.WARNING,
+        ctx.label,
+        ev,
+        f"While this run's trials ran, processes outside its Ray nodes kept a mean "
+        f"{worst.foreign_cores_mean:.1f} of host {worst.host}'s {worst.cores} cores busy "
+        f"({share:.0%}; the host's CPU minus the processes of its {worst.nodes} Ray node(s)). "
+        "Trials there competed for the cores, so the run's speed, and every ratio taken against "
+        "it, reflect that load rather than the strategy.",
+        f"Re-run with {worst.host} quiet (stop other jobs; check `uptime` load there), or give "
+        "Ray nodes hosts nobody else uses, before trusting the run's ratios.",
     )
 
 

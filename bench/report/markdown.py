@@ -126,6 +126,9 @@ def matrix_section(p: ReportParts) -> str:
         f"{cores} usable cores. Useful efficiency = speedup / workers, from completed trials per "
         "second (never from CPU%).",
     ]
+    cluster = matrix.cluster_notes(p.matrix)
+    if cluster:
+        out += ["", *cluster]
     down = [r for r in p.matrix if r.status != "ok"]
     if down:
         out += ["", "Runs that did not complete:"]

@@ -55,6 +55,10 @@ class MatrixRow:
     trials_planned: int | None
     wall: float | None
     findings: tuple[Finding, ...]
+    # Ray nodes the process and CPU figures are summed over (0: this machine's process tree),
+    # and the capacity they are a share of (usable cores here, or the nodes' Ray CPUs).
+    nodes: int = 0
+    capacity: int = 0
 
     @property
     def baseline(self) -> bool:
@@ -89,6 +93,8 @@ def rows(d: Diagnosis) -> list[MatrixRow]:
                 trials_planned=int(planned) if planned else None,
                 wall=s.wall if s else None,
                 findings=tuple(d.findings.get(label, [])),
+                nodes=obs.nodes,
+                capacity=cores,
             )
         )
     return out
@@ -106,7 +112,8 @@ def _processes(r: MatrixRow) -> str:
         r.processes_expected, r.trials_done
     )
     bad = r.processes_seen <= 1 and r.processes_expected > 1
-    return f"{c.GOOD if ok else c.BAD if bad else c.WARN} {text}"
+    where = f" ({r.nodes} nodes)" if r.nodes else ""
+    return f"{c.GOOD if ok else c.BAD if bad else c.WARN} {text}{where}"
 
 
 def _cpu(r: MatrixRow) -> str:
@@ -145,6 +152,19 @@ def _status(r: MatrixRow) -> str:
 
 def findings_cell(fs: tuple[Finding, ...]) -> str:
     return ", ".join(f"{c.SEVERITY_MARK[f.severity]} {f.code}" for f in fs) or c.NA
+
+
+def cluster_notes(rs: list[MatrixRow]) -> list[str]:
+    """One footnote line per row whose figures are summed over Ray nodes (none otherwise)."""
+    return [
+        f"`{r.label}` ran on a Ray cluster: its worker processes, threads and CPU are summed over "
+        f"the {r.nodes} nodes' probe samples (their Ray worker processes; the probes, raylets and "
+        f"agents left out), and its CPU use is a share of the {r.capacity} CPUs Ray was given on "
+        "them, not of this machine's cores. CONTENDED is judged per host; GIL_BOUND is not "
+        "judged there (the stack samples are of the driver, which runs no trial)."
+        for r in rs
+        if r.nodes and r.status not in NEVER_RAN
+    ]
 
 
 def render(rs: list[MatrixRow]) -> str:

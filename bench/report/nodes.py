@@ -141,8 +141,11 @@ def render(rs: list[NodeRow], lost: int = 0) -> str:
         "started; its own process is left out. Worker processes: Ray workers in the samples · most "
         f"at ≥ {th.BUSY_PROCESS_MIN_PCT:.0f}% of a core in one sample · distinct pids in the "
         "node's trial records. Ray processes' CPU: raylet, agents and workers, in cores. Cores "
-        "busy: every process on the node, 100% = all its cores. The matrix row above is the "
-        "run's process tree on this machine (the driver); on a cluster the workers are here.",
+        "busy: every process on the node, 100% = all its cores. " + (
+            "The matrix row above sums these nodes' worker processes and CPU (100% = their Ray "
+            "CPUs)." if sum(1 for r in rs if r.samples) >= 2 else
+            "The matrix row above is the run's process tree on this machine (the driver); on a "
+            "cluster the workers are here."),
     ]
     if not all(r.samples for r in rs):
         notes.append("— : no probe sample from that node (see the probe notes).")

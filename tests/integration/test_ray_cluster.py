@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from bench.cli import main
+from bench.diagnose import Recorded, analyse
 from bench.report.nodes import rows
 from tests.conftest import REPO
 
@@ -113,6 +114,20 @@ def test_ray_run_spans_both_nodes_with_a_probe_on_each(two_nodes: Any, bench_run
         n = sum(1 for t in res.trials if t["node"] == node)
         assert f"| {n} ({n}) |" in line, line
         assert by_node[node].workers_seen >= 1 and by_node[node].threads_peak > 0
+
+    # The matrix row and the findings read from the nodes, not from the driver's idle tree: both
+    # workers busy at once, CPU a share of the 2 Ray CPUs, and no UNDERSUBSCRIBED from the driver.
+    row = next(x for x in md.splitlines() if x.startswith("| `ray` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    expected, busy, ran = (int(x) for x in cells[2].split("(")[0].split()[-5::2])
+    assert (expected, ran) == (2, 2) and busy >= 2, row
+    assert cells[2].endswith("(2 nodes)"), row
+    assert "UNDERSUBSCRIBED" not in cells[-1], row
+    d = analyse(Recorded.load(res.path))
+    assert (d.observations["ray"].nodes, d.observations["ray"].usable_cores) == (2, 2)
+    assert d.processes_seen("ray") >= 2
+    assert "UNDERSUBSCRIBED" not in [f.code for f in d.findings["ray"]], d.findings["ray"]
+    assert "summed over the 2 nodes' probe samples" in md
 
     # Nothing of the run outlives it: the driver, its trial workers and the probe actors are gone
     # while the cluster itself is still up.
