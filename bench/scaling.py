@@ -514,6 +514,42 @@ def speedup_at(sweep: Mapping[str, Any], cores: int) -> Prediction:
     return combined[0]
 
 
+# How far the top point of an exact fit is moved to show what the prediction hangs on: about the
+# run-to-run spread of one throughput measurement on a small shared machine.
+EXACT_SENSITIVITY = 0.05
+
+
+def exact_sensitivity(
+    sweep: Mapping[str, Any], cores: int, rel: float = EXACT_SENSITIVITY
+) -> tuple[float, float] | None:
+    """For a sweep whose central model is an exact fit (no band): the (low, high) speedup at
+    `cores` when the largest fitted worker count's measured speedup is `rel` lower or higher.
+    None when the prediction has a band already or cannot be refitted."""
+    pred = speedup_at(sweep, cores)
+    if pred.speedup is None or pred.low is not None:
+        return None
+    fitted = {int(w) for w in sweep.get("fitted_workers") or []}
+    points = [
+        Point(int(p["workers"]), float(p["speedup"]))
+        for p in sweep.get("points") or []
+        if int(p.get("workers", 0)) in fitted and p.get("speedup")
+    ]
+    if len(points) < 2:
+        return None
+    top = max(p.workers for p in points)
+    values = []
+    for factor in (1.0 - rel, 1.0 + rel):
+        moved = [Point(p.workers, p.speedup * factor if p.workers == top else p.speedup) for p in points]
+        try:
+            f = fit(pred.model, moved)
+        except ScalingInputError:
+            return None
+        if not f.ok:
+            return None
+        values.append(f.speedup(float(cores)))
+    return min(values), max(values)
+
+
 def load_sweep(path: str | Path) -> dict[str, Any]:
     """sweep.json of a sweep directory (or the file itself), checked for kind and schema version."""
     import json

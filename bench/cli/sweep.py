@@ -25,12 +25,14 @@ from bench.results import RunDir, write_json_atomic
 from bench.runspec import base_name
 from bench.scaling import (
     BAND_METHOD,
+    EXACT_SENSITIVITY,
     SWEEP_FILE,
     SWEEP_KIND,
     SWEEP_SCHEMA_VERSION,
     ScalingAnalysis,
     analyze,
     catalog_cores,
+    exact_sensitivity,
 )
 
 PLOT_FILE = "sweep.png"
@@ -399,6 +401,10 @@ def _print_result(doc: dict[str, Any], analysis: ScalingAnalysis, sweep_dir: Pat
         console.print(line.rstrip())
     for p in analysis.predictions:
         band = "" if p.low is None or p.high is None else f" (range {p.low:.2f}-{p.high:.2f})"
+        moved = exact_sensitivity(doc, p.cores) if not band else None
+        if moved is not None:
+            band = (f" (exact fit: {moved[0]:.2f}-{moved[1]:.2f} if the largest count's speedup "
+                    f"were {EXACT_SENSITIVITY:.0%} lower or higher)")
         speedup = _fmt(p.speedup, ".2f", "x")
         console.print(f"predicted at {p.cores} cores: {speedup} [{p.model}]{band}")
     for note in doc.get("notes", []):

@@ -239,14 +239,9 @@ class SweepFit:
         model = MODEL_NAMES.get(preds[0].model, preds[0].model)
         strategy = str(sweep.get("strategy"))
         workers = ",".join(str(w) for w in sweep.get("fitted_workers") or [])
-        at = ", ".join(
-            f"at {p.cores} cores {_x(p.speedup or 0.0)} "
-            + (f"[band {p.low:.1f}–{p.high:.1f}]" if p.low is not None and p.high is not None
-               else "[no band: exact fit]")
-            for p in preds
-        )
-        extrapolated = [p.cores for p in preds if p.extrapolated]
         top = max((int(w) for w in sweep.get("fitted_workers") or []), default=0)
+        at = ", ".join(f"at {p.cores} cores {_x(p.speedup or 0.0)} {self._band(p, top)}" for p in preds)
+        extrapolated = [p.cores for p in preds if p.extrapolated]
         self.name = f"{model} fit of the `{strategy}` sweep for `{label}`; {self.fallback.name} for the other runs"
         text = [
             "Projected, not measured.",
@@ -267,6 +262,19 @@ class SweepFit:
             rules = getattr(self.fallback, "rules", self.fallback.assumption)
             text.append(f"Other runs ({rest}): {self.fallback.name}, not the fit. {rules}")
         self.assumption = " ".join(text)
+
+    def _band(self, p: Prediction, top: int) -> str:
+        if p.low is not None and p.high is not None:
+            return f"[band {p.low:.1f}–{p.high:.1f}]"
+        from bench.scaling import EXACT_SENSITIVITY, exact_sensitivity
+
+        moved = exact_sensitivity(self.sweep, p.cores)
+        if moved is None:
+            return "[no band: exact fit]"
+        return (
+            f"[no band: exact fit; {_x(moved[0])}–{_x(moved[1])} if the {top}-worker speedup "
+            f"were {EXACT_SENSITIVITY:.0%} lower or higher]"
+        )
 
     def prediction(self, vcpus: int) -> Prediction:
         """The sweep's combined prediction (central model and band) at `vcpus` cores."""

@@ -113,7 +113,11 @@ def test_two_points_give_an_exact_amdahl_fit_without_a_band(results: Path, tmp_p
         assert rows["pool"][i] == cell(scaling.amdahl(vcpus, s), vm)
     line = assumption(md)
     assert "projected with the Amdahl fit of the `pool` sweep (1,2 workers" in line
-    assert "[no band: exact fit]" in line
+    assert "[no band: exact fit; " in line
+    for vcpus, _ in CATALOG.values():  # what a 5% move of the 2-worker point does, per VM
+        low, high = scaling.exact_sensitivity(doc, vcpus)
+        shown = f"{low:.1f}x" if low < 100 else f"{low:.0f}x", f"{high:.1f}x" if high < 100 else f"{high:.0f}x"
+        assert f"{shown[0]}–{shown[1]} if the 2-worker speedup were 5% lower or higher" in line
 
 
 def test_a_sweep_saved_in_the_results_directory_is_used(results: Path) -> None:

@@ -403,3 +403,24 @@ def test_bad_sweep_input_is_one_line_exit_2_and_starts_nothing(
     assert len(err) == 1, err
     assert err[0].startswith("bench")
     assert not list((tmp_path / "out").glob("*/*"))
+
+
+def test_an_exact_fit_shows_what_a_5_percent_move_of_its_top_point_does() -> None:
+    saved = json.loads(json.dumps(analyze([(1, 1.0), (2, 1.83)], cores=(128,)).to_dict()))
+    pred = speedup_at(saved, 128)
+    assert pred.low is None  # two counts: Amdahl passes through them, no band
+
+    def amdahl_through(s2: float, n: int) -> float:  # closed form: s = 2 / S(2) - 1
+        s = min(1.0, max(0.0, 2.0 / s2 - 1.0))
+        return 1.0 / (s + (1.0 - s) / n)
+
+    assert pred.speedup == pytest.approx(amdahl_through(1.83, 128), rel=1e-6)
+    low, high = scaling.exact_sensitivity(saved, 128)
+    assert low == pytest.approx(amdahl_through(1.83 * 0.95, 128), rel=1e-4)
+    assert high == pytest.approx(amdahl_through(1.83 * 1.05, 128), rel=1e-4)
+    assert low < pred.speedup < high and high > 2 * low  # what two points on 2 cores can tell
+
+
+def test_a_fit_with_a_band_needs_no_sensitivity() -> None:
+    an = analyze([(p.workers, p.speedup) for p in usl_points(0.05, 0.001, noise=0.01)], cores=(128,))
+    assert scaling.exact_sensitivity(json.loads(json.dumps(an.to_dict())), 128) is None
