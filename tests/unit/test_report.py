@@ -479,3 +479,24 @@ def test_throughput_ratios_measured_under_load_decide_nothing() -> None:
     h = verdicts(sim)["Thread oversubscription"]
     assert h.verdict == INCONCLUSIVE
     assert "`pool@unlimited` ran while other processes held the cores (CONTENDED)" in h.evidence
+
+
+def test_a_tie_within_run_noise_names_the_simpler_strategy() -> None:
+    from bench.report.verdict import best_run, fastest_run, verdict
+
+    sim = S.Sim()
+    S.simulate(sim, "sequential", workers=1, trials=4, trial_s=2.0)
+    S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4, trial_s=2.0)
+    # 5% faster than pool: inside RUN_NOISE, so the plain pool is named
+    S.simulate(sim, "pool/spawn", start=40, workers=2, separate_pids=True, trials=4, trial_s=1.9,
+               start_method="spawn")
+    d = analyse(Recorded.from_records(S.meta(), sim.runs, sim.trials, sim.samples, sim.heartbeats))
+    assert fastest_run(d) == "pool/spawn" and best_run(d) == "pool"
+    text = verdict(d)
+    assert "**Use `pool`:**" in text and "`pool/spawn` was fastest at" in text
+
+    # 25% faster: a real difference, the faster run is named
+    S.simulate(sim, "joblib-loky", start=60, workers=2, separate_pids=True, trials=4, trial_s=1.5)
+    d = analyse(Recorded.from_records(S.meta(), sim.runs, sim.trials, sim.samples, sim.heartbeats))
+    assert best_run(d) == "joblib-loky"
+    assert "**Use `joblib-loky`:**" in verdict(d) and "was fastest at" not in verdict(d)
