@@ -19,14 +19,16 @@ Classification, first rule that matches:
    least WAITING_GIL_MIN_SHARE of it waiting for the GIL                            -> "waiting_gil"
 5. `active` (running without the GIL: inside a native kernel, e.g. a torch op)   -> "native"
 6. the kernel's view exists (and said no to 4): blocked in native code, not the GIL -> "native"
-7. not active, ordinary Python code, and the only Python thread of the process: nobody else
-   can hold the GIL, so it is blocked inside native code that released it         -> "native"
-8. not active, ordinary Python code, other Python threads exist                   -> "waiting_gil"
+7. not active, ordinary Python code, and the only working Python thread of the process (the
+   others, if any, sit in blocking calls): nobody holds the GIL for long, so it is blocked
+   inside native code that released it                                            -> "native"
+8. not active, ordinary Python code, other working Python threads exist           -> "waiting_gil"
 
 Rule 4 is what makes a busy GIL visible: py-spy's `active` is true for most GIL waiters (a
 hand-off wakes the waiter, runnable, many thousand times a second), so without the kernel's
 figures a GIL-bound torch loop reads as "native". Rules 7 and 8 are the fallback where those
-figures cannot be read (not Linux, no permission).
+figures cannot be read (not Linux, no permission). The kernel's view is taken only for processes
+with two or more working threads: a lone worker cannot wait for its own GIL.
 
 Source lines are read through /proc/<pid>/root (and /proc/<pid>/cwd for relative paths), so they
 are the target's files even when it runs in another container.
@@ -333,7 +335,8 @@ def stack_sample(
     waits: dict[int, ThreadWait] | None = None,
 ) -> dict[str, Any]:
     """A "stack" sample from one py-spy dump (and the kernel's view of its threads, if taken)."""
-    single = len(traces) == 1
+    # Fewer than two working threads: nobody holds the GIL for long enough to be waited on.
+    single = sum(is_working(tr, source_line) for tr in traces) < 2
     counts = dict.fromkeys(STATES, 0)
     threads = []
     for tr in traces:
@@ -479,8 +482,10 @@ class StackSampler:
         self._failures.pop(pid, None)
         source = source_reader(pid)
         waits = None
-        if self.waits and not self._stop.is_set():
-            working = [thread_id(tr) for tr in traces if is_working(tr, source)]
+        working = [thread_id(tr) for tr in traces if is_working(tr, source)]
+        # The kernel's view matters only where two threads could contend for the GIL; a process
+        # with one working thread (a pool worker) costs no window.
+        if self.waits and len(working) >= 2 and not self._stop.is_set():
             waits = measure(pid, [thread_id(tr) for tr in traces], working, self._runtime(pid))
         return stack_sample(pid, traces, t, source, waits)
 

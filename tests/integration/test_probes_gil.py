@@ -53,4 +53,4 @@ def test_a_lone_busy_thread_waits_for_no_gil() -> None:
     states = [t for s in samples if s for t in s["threads"] if t["tid"] == tid]
     assert len(states) == 3, samples
     assert all(t["state"] in ("gil", "native") for t in states), states
-    assert all(t["wait"]["gil_wait"] == 0.0 and t["wait"]["reads"] == 0 for t in states), states
+    assert all("wait" not in t for t in states), states  # no window: nothing to contend with
