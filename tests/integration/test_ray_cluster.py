@@ -1,10 +1,12 @@
 """`bench run --strategy ray --ray-address` on Ray's own two-node test cluster (two raylets on this
 machine, one CPU each): trials run on both nodes, a probe actor per node samples that node's Ray
-processes into samples.jsonl, the report shows both nodes, and nothing of the run outlives it."""
+processes into samples.jsonl, the report shows both nodes, and nothing of the run outlives it.
+The node probes on their own, driven from the test process: one killed, the other node goes on."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import pytest
 from bench.cli import main
 from bench.diagnose import Recorded, analyse
 from bench.report.nodes import rows
-from tests.conftest import REPO
+from probes.ray_nodes import RayNodeProbes
+from tests.conftest import REPO, _exempt_roots
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -32,26 +35,37 @@ RUN_MARKS = ("bench.child", "run_trial", "NodeProbe")
 GONE_WAIT_S = 10.0
 
 
-@pytest.fixture
-def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A head and one more node of one CPU each, shut down (every process of theirs) at the end.
+@pytest.fixture(scope="module")
+def two_nodes() -> Iterator[Any]:
+    """A head and one more node of one CPU each, shared by this module's tests, shut down (every
+    process of theirs) at its end.
 
     Token authentication: conftest sets RAY_AUTH_MODE=token for the whole session (Ray >= 2.59);
-    the nodes started here and the bench driver inherit it and read the same token
-    (~/.ray/auth_token), so the cluster needs nothing more than the `ray start` head does."""
+    the nodes started here, the bench driver and a test that joins as the driver inherit it and
+    read the same token (~/.ray/auth_token), so the cluster needs nothing more than the `ray start`
+    head does."""
     from ray.cluster_utils import Cluster
 
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths live there
-    args = {"num_cpus": 1, "temp_dir": temp_dir, "include_dashboard": False}
-    cluster = Cluster(initialize_head=True, head_node_args=args)
-    try:
-        cluster.add_node(**args)
-        cluster.wait_for_nodes()
-        yield cluster
-    finally:
-        cluster.shutdown()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    args: dict[str, Any] = {"num_cpus": 1, "temp_dir": temp_dir, "include_dashboard": False}
+    before = {p.pid for p in psutil.Process().children()}
+    daemons: set[int] = set()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        cluster = Cluster(initialize_head=True, head_node_args=args)
+        try:
+            cluster.add_node(**args)
+            cluster.wait_for_nodes()
+            # The nodes' daemons and the workers their raylets start outlive each test by design,
+            # like the session head's: the per-test leftover check skips them, and each test
+            # checks for its own processes (trials, probes) itself.
+            daemons = {p.pid for p in psutil.Process().children()} - before
+            _exempt_roots.update(daemons)
+            yield cluster
+        finally:
+            _exempt_roots.difference_update(daemons)
+            cluster.shutdown()
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -199,3 +213,92 @@ def test_ctrl_c_or_a_killed_driver_leaves_no_probe_behind(two_nodes: Any, tmp_pa
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _wait_for(what: str, ready: Callable[[], object], timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not ready():
+        assert time.time() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(0.1)
+
+
+def _probe_processes() -> dict[int, str]:
+    """NodeProbe actor processes alive anywhere under this test process (both nodes' raylets are
+    its children), pid -> command line."""
+    out = {}
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+            if "NodeProbe" in cmd and p.status() != psutil.STATUS_ZOMBIE:
+                out[p.pid] = cmd[:100]
+        except psutil.Error:
+            continue
+    return out
+
+
+def test_node_probes_note_a_killed_probe_and_keep_the_other_node(two_nodes: Any) -> None:
+    """RayNodeProbes driven from this process on the two nodes: samples from both, tagged; one
+    node's probe process killed with SIGKILL gives one warning note naming that node, which is not
+    probed again, while the other node keeps sending; stop() is idempotent and leaves no probe."""
+    import ray
+
+    from bench.strategies.ray_tasks import runtime_env
+
+    node_ids = {n.node_id for n in two_nodes.list_all_nodes()}
+    assert len(node_ids) == 2 and not ray.is_initialized()
+    # ray.init points SIGTERM at sys.exit; pytest's own handling stays.
+    sigterm = signal.getsignal(signal.SIGTERM)
+    ray.init(address=two_nodes.address, log_to_driver=False, logging_level=logging.WARNING,
+             runtime_env=runtime_env())
+    signal.signal(signal.SIGTERM, sigterm)
+    out: list[dict[str, Any]] = []  # appended to by the probes' pull thread
+    probes = RayNodeProbes(ray, out.append, interval=0.2, pull_every=0.3, rescan_every=1.0,
+                           tags={"run": "probed"})
+    try:
+        probes.start()
+        assert set(probes.nodes) == node_ids
+
+        def samples(node: str | None = None) -> list[dict[str, Any]]:
+            return [r for r in list(out) if r["kind"] == "node" and node in (None, r["node_id"])]
+
+        _wait_for("two pulled batches from each node",
+                  lambda: all(len(samples(n)) >= 2 for n in node_ids))
+        before = samples()
+        assert {s["node_id"] for s in before} == node_ids
+        assert all(s["run"] == "probed" for s in before)
+        probe_pid = {s["node_id"]: s["probe_pid"] for s in before}
+        assert all(s["probe_pid"] == probe_pid[s["node_id"]] for s in before)  # one probe a node
+        assert len(set(probe_pid.values())) == 2
+        assert not [r for r in out if r["kind"] == "note"]
+        assert set(_probe_processes()) == set(probe_pid.values()), _probe_processes()
+
+        dead = next(n for n in node_ids if n != two_nodes.head_node.node_id)
+        alive = next(n for n in node_ids if n != dead)
+        os.kill(probe_pid[dead], signal.SIGKILL)
+
+        def notes() -> list[dict[str, Any]]:
+            return [r for r in list(out) if r["kind"] == "note"]
+
+        _wait_for("the note on the killed probe", notes)
+        noted = notes()[0]["t"]
+        # Samples from the other node taken well past a rescan (1 s) after the note: it keeps
+        # sending, and the node whose probe died was not given a new one meanwhile.
+        _wait_for("later samples from the other node",
+                  lambda: any(s["t"] > noted + 1.5 for s in samples(alive)))
+        assert probes.nodes == [alive]
+        assert all(s["probe_pid"] == probe_pid[s["node_id"]] for s in samples())
+        assert len(notes()) == 1, notes()
+        note = notes()[0]
+        assert (note["node_id"], note["run"], note["level"], note["probe"]) == (
+            dead, "probed", "warning", "ray-nodes"), note
+        assert dead[:8] in note["message"] and "died" in note["message"], note["message"]
+
+        probes.stop()
+        n = len(out)
+        probes.stop()  # idempotent: nothing more pulled, nothing raised
+        assert len(out) == n and probes.nodes == []
+        assert len(notes()) == 1, notes()
+        _wait_for("every probe process to end", lambda: not _probe_processes(), GONE_WAIT_S)
+    finally:
+        probes.stop()
+        ray.shutdown()  # disconnects this driver; the module's cluster stays up
