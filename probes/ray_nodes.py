@@ -29,7 +29,7 @@ from typing import Any
 
 import psutil
 
-from probes.tree import ProcessTreeSampler, is_ray_worker
+from probes.tree import ProcessTreeSampler, is_ray_agent, is_ray_worker, looks_python
 
 Sink = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
@@ -55,11 +55,19 @@ def raylet_pid(pid: int | None = None) -> int:
 
 
 def node_workers(sample: dict[str, Any], probe_pid: int) -> list[int]:
-    """Pids of the Ray worker processes in a process-tree sample of a node."""
-    return sorted(
-        int(p["pid"]) for p in sample.get("procs", [])
-        if p.get("pid") != probe_pid and p.get("name") != "raylet" and is_ray_worker(str(p.get("cmd", "")))
-    )
+    """Pids of the Ray worker processes in a process-tree sample of a node (rooted at its raylet).
+
+    A worker starting up is still `python …/ray/_private/workers/default_worker.py` and the
+    sample's command line is cut short, so any Python process under the raylet that is not one
+    of Ray's agents counts too."""
+    out = []
+    for p in sample.get("procs", []):
+        cmd, name = str(p.get("cmd", "")), str(p.get("name", ""))
+        if p.get("pid") == probe_pid or name == "raylet" or not cmd:
+            continue
+        if is_ray_worker(cmd) or (looks_python(name, cmd.split(" ", 1)) and not is_ray_agent(cmd)):
+            out.append(int(p["pid"]))
+    return sorted(out)
 
 
 class NodeProbe:

@@ -232,9 +232,14 @@ def is_ray_worker(cmd: str) -> bool:
     actor's class) or `default_worker.py` before it renames itself. Ray's own per-node agents
     (dashboard, runtime env) are not workers; the raylet, whose arguments name
     default_worker.py, must be ruled out by the caller (by name)."""
-    if cmd.split(" ", 1)[0] in _RAY_AGENTS:
+    if is_ray_agent(cmd):
         return False
-    return "ray::" in cmd or "default_worker.py" in cmd
+    return "ray::" in cmd or "default_worker.py" in cmd or "/ray/_private/workers/" in cmd
+
+
+def is_ray_agent(cmd: str) -> bool:
+    """One of Ray's per-node agents (dashboard, runtime env), by its command line."""
+    return cmd.split(" ", 1)[0] in _RAY_AGENTS
 
 
 @dataclass

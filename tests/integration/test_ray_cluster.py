@@ -87,7 +87,9 @@ def _run_processes() -> list[str]:
 def test_ray_run_spans_both_nodes_with_a_probe_on_each(two_nodes: Any, bench_run: Any) -> None:
     node_ids = {n.node_id for n in two_nodes.list_all_nodes()}
     assert len(node_ids) == 2
-    res = bench_run("ray", "--ray-address", two_nodes.address, timeout=150)
+    # 60 generations (~0.3 s a trial, not the tiny search's ~10 ms): the trials' workers must be
+    # alive and busy across several probe samples for the per-node figures to be about trials.
+    res = bench_run("ray", "--ray-address", two_nodes.address, "-g", "60", timeout=150)
     assert res.code == 0, res.stderr[-3000:]
     assert res.run["status"] == "ok", res.run
 
@@ -130,17 +132,18 @@ def test_ray_run_spans_both_nodes_with_a_probe_on_each(two_nodes: Any, bench_run
         assert by_node[node].workers_seen >= 1 and by_node[node].threads_peak > 0
 
     # The matrix row and the findings read from the nodes, not from the driver's idle tree: both
-    # workers busy at once, CPU a share of the 2 Ray CPUs, and no UNDERSUBSCRIBED from the driver.
+    # workers busy at once, CPU a share of the 2 Ray CPUs. (Whether UNDERSUBSCRIBED fires is not
+    # asserted: both nodes, the driver and the cluster's daemons share this 2-core host, so a
+    # 4-trial run can rightly be CONTENDED and under-used; tests/unit/test_diagnose_cluster.py
+    # checks the driver's idle tree cannot fire it.)
     row = next(x for x in md.splitlines() if x.startswith("| `ray` |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     expected, busy, ran = (int(x) for x in cells[2].split("(")[0].split()[-5::2])
     assert (expected, ran) == (2, 2) and busy >= 2, row
     assert cells[2].endswith("(2 nodes)"), row
-    assert "UNDERSUBSCRIBED" not in cells[-1], row
     d = analyse(Recorded.load(res.path))
     assert (d.observations["ray"].nodes, d.observations["ray"].usable_cores) == (2, 2)
     assert d.processes_seen("ray") >= 2
-    assert "UNDERSUBSCRIBED" not in [f.code for f in d.findings["ray"]], d.findings["ray"]
     assert "summed over the 2 nodes' probe samples" in md
 
     # Nothing of the run outlives it: the driver, its trial workers and the probe actors are gone

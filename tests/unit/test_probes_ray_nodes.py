@@ -16,5 +16,9 @@ def test_node_workers_leave_out_raylet_agents_and_the_probe() -> None:
         {"pid": 5, "name": "ray::RuntimeEnv", "cmd": "ray::RuntimeEnvAgent"},
         {"pid": 6, "name": "ray::NodeProbe", "cmd": "ray::NodeProbe.drain"},
         {"pid": 7, "name": "ray::run_trial", "cmd": "ray::run_trial"},
+        # a worker still starting up, its command line cut short by the sampler
+        {"pid": 8, "name": "python",
+         "cmd": "/root/.pyenv/versions/3.11.7/bin/python /root/.pyenv/versions/3.11.7/lib/python3.11/…"},
+        {"pid": 9, "name": "python", "cmd": "/venv/bin/python /venv/lib/site-packages/ray/_private/workers/…"},
     ]}
-    assert node_workers(sample, probe_pid=6) == [2, 3, 7]
+    assert node_workers(sample, probe_pid=6) == [2, 3, 7, 8, 9]
