@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.diagnose import Diagnosis
+from bench.diagnose.cluster import merge
 from bench.diagnose.observe import cpu_cores, runnable_threads
 
 if TYPE_CHECKING:
@@ -42,8 +43,22 @@ def _figure(panels: int) -> tuple[Figure, list[Axes]]:
 
 
 def _tree(d: Diagnosis, label: str) -> list[dict[str, Any]]:
+    """The run's process-tree samples; for a run over several Ray nodes, its nodes' workers
+    merged as the diagnosis reads them (the driver's own tree holds no trial)."""
+    if d.observations[label].nodes:
+        view = merge(d.recorded.samples.get(label, []))
+        if view is not None:
+            return view.samples
     rows = [s for s in d.recorded.samples.get(label, []) if s.get("kind") == "tree"]
     return sorted(rows, key=lambda s: float(s.get("t") or 0))
+
+
+def _capacity(d: Diagnosis, label: str) -> tuple[int, str]:
+    """The cores line of a panel and its legend: this machine's, or the Ray CPUs of the nodes."""
+    obs = d.observations[label]
+    if obs.nodes:
+        return obs.usable_cores, f"{obs.usable_cores} Ray CPUs on {obs.nodes} nodes"
+    return d.recorded.usable_cores, f"{d.recorded.usable_cores} cores"
 
 
 def _t0(d: Diagnosis, label: str, tree: list[dict[str, Any]]) -> float:
@@ -62,10 +77,11 @@ def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
     labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
     if not labels:
         return None
-    cores = d.recorded.usable_cores
     fig, axes = _figure(len(labels))
-    top = max(cores, *(max(cpu_cores(s) for s in _tree(d, lb)) for lb in labels)) * 1.15
+    top = max(*(_capacity(d, lb)[0] for lb in labels),
+              *(max(cpu_cores(s) for s in _tree(d, lb)) for lb in labels)) * 1.15
     for ax, label in zip(axes, labels, strict=True):
+        cores, what = _capacity(d, label)
         tree = _tree(d, label)
         t0 = _t0(d, label, tree)
         xs = [float(s["t"]) - t0 for s in tree]
@@ -84,11 +100,11 @@ def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
             lw=1.6,
             label="this run",
         )
-        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({cores} cores)")
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({what})")
         mean = (
             ""
             if obs.cpu_cores_mean is None
-            else f" — mean {obs.cpu_cores_mean:.1f} of {cores} cores"
+            else f" — mean {obs.cpu_cores_mean:.1f} of {what}"
         )
         ax.set_title(f"{label}{mean}", fontsize=9, loc="left")
         ax.set_ylim(0, top)
@@ -107,11 +123,12 @@ def threads_plot(d: Diagnosis, path: Path) -> Path | None:
     labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
     if not labels:
         return None
-    cores = d.recorded.usable_cores
     fig, axes = _figure(len(labels))
     # One y scale for every panel, so thread counts compare across runs at a glance.
-    top = max(cores, *(int(s.get("n_threads") or 0) for lb in labels for s in _tree(d, lb))) * 1.15
+    top = max(*(_capacity(d, lb)[0] for lb in labels),
+              *(int(s.get("n_threads") or 0) for lb in labels for s in _tree(d, lb))) * 1.15
     for ax, label in zip(axes, labels, strict=True):
+        cores, what = _capacity(d, label)
         tree = _tree(d, label)
         t0 = _t0(d, label, tree)
         xs = [float(s["t"]) - t0 for s in tree]
@@ -132,7 +149,7 @@ def threads_plot(d: Diagnosis, path: Path) -> Path | None:
             ls=":",
             label="threads runnable",
         )
-        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"usable cores ({cores})")
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"usable cores ({what})")
         ax.set_title(
             f"{label} — peak {max(int(s.get('n_threads') or 0) for s in tree)} threads",
             fontsize=9,

@@ -168,3 +168,25 @@ def test_matrix_row_reads_from_the_cluster(tmp_path: Path) -> None:
     assert "The matrix row above sums these nodes' worker processes" in md
     seq = next(x for x in md.splitlines() if x.startswith("| `sequential` |"))
     assert "nodes" not in seq
+
+
+def test_plots_draw_a_cluster_run_from_its_nodes(tmp_path: Path) -> None:
+    from bench.report import plots
+
+    S = _synthetic()
+    t0 = S.T0 + 20
+    rec = _recorded(0.01, cluster(t0, t0 + 9.0))
+    path = S.write(S.Sim(rec.runs.values(), [t for v in rec.trials.values() for t in v],
+                         [s for v in rec.samples.values() for s in v],
+                         [h for v in rec.heartbeats.values() for h in v]),
+                   tmp_path / "r", S.meta(cores=4, workers=4))
+    d = analyse(Recorded.load(path))
+    tree = plots._tree(d, "ray")
+    # The merged nodes' workers (4 per bucket at 95% each), not the driver's idle tree
+    assert tree and all(s.get("nodes") == 2 for s in tree)
+    assert max(plots.cpu_cores(s) for s in tree) == pytest.approx(3.8)
+    assert plots._capacity(d, "ray") == (4, "4 Ray CPUs on 2 nodes")
+    assert plots._capacity(d, "sequential")[1] == f"{d.recorded.usable_cores} cores"
+    assert plots.cpu_plot(d, tmp_path / "cpu.png") is not None
+    assert plots.threads_plot(d, tmp_path / "threads.png") is not None
+    assert (tmp_path / "cpu.png").read_bytes()[:4] == b"\x89PNG"
