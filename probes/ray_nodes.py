@@ -251,7 +251,9 @@ class RayNodeProbes:
                     actor = self._actors.pop(node, None)
                     self._given_up.add(node)
                 self._kill(actor)  # a probe given up must not live on (a failed drain, not a death)
-                self._note(node, f"stopped: {type(exc).__name__}: {str(exc).strip()[:200]}")
+                # Ray's errors run to many lines (actor id, pid, ip, a long reason): the first says it.
+                first = (str(exc).strip().splitlines() or [""])[0].strip()[:160]
+                self._note(node, f"stopped: {type(exc).__name__}: {first}")
                 continue
             for record in records:
                 self._emit(record)

@@ -295,6 +295,7 @@ def test_node_probes_note_a_killed_probe_and_keep_the_other_node(two_nodes: Any)
         assert (note["node_id"], note["run"], note["level"], note["probe"]) == (
             dead, "probed", "warning", "ray-nodes"), note
         assert dead[:8] in note["message"] and "died" in note["message"], note["message"]
+        assert "\n" not in note["message"] and "\t" not in note["message"], note["message"]
 
         probes.stop()
         n = len(out)
