@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.diagnose import thresholds as th
-from bench.diagnose.cluster import HostLoad, merge
+from bench.diagnose.cluster import ClusterView, HostLoad, merge
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
 _RAN = ("complete", "failed", "timeout", "crashed")
@@ -364,6 +364,18 @@ def longest_gap(events: Iterable[float], start: float | None, end: float | None)
     return best or Gap(0.0, ts[0] - origin, ts[0] - origin)
 
 
+def run_tree(samples: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], ClusterView | None]:
+    """The process-tree samples that describe a run, oldest first: its nodes' workers merged when
+    node probes on two or more Ray nodes sent samples (the cluster view comes with them), else the
+    run's own tree samples."""
+    cluster = merge(samples)
+    if cluster is not None:
+        return cluster.samples, cluster
+    tree = [s for s in samples if s.get("kind") == "tree"]
+    tree.sort(key=lambda s: float(s.get("t") or 0))
+    return tree, None
+
+
 def observe(
     label: str,
     samples: Sequence[dict[str, Any]],
@@ -375,12 +387,9 @@ def observe(
 ) -> Observation:
     """All figures of one run; the work phase is first trial start to last trial end. With node
     samples from two or more Ray nodes the tree figures and usable cores are the cluster's."""
-    cluster = merge(samples)
-    if cluster is None:
-        tree = [s for s in samples if s.get("kind") == "tree"]
-        tree.sort(key=lambda s: float(s.get("t") or 0))
-    else:
-        tree, usable_cores = cluster.samples, cluster.usable_cores
+    tree, cluster = run_tree(samples)
+    if cluster is not None:
+        usable_cores = cluster.usable_cores
     spans = _spans(trials, heartbeats)
     window = (min(s for s, _, _ in spans), max(e for _, e, _ in spans)) if spans else None
     work = in_window(tree, window)

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.diagnose import Diagnosis
-from bench.diagnose.cluster import merge
-from bench.diagnose.observe import cpu_cores, runnable_threads
+from bench.diagnose.observe import cpu_cores, run_tree, runnable_threads
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,15 +41,11 @@ def _figure(panels: int) -> tuple[Figure, list[Axes]]:
     return fig, flat[:panels]
 
 
-def _tree(d: Diagnosis, label: str) -> list[dict[str, Any]]:
-    """The run's process-tree samples; for a run over several Ray nodes, its nodes' workers
-    merged as the diagnosis reads them (the driver's own tree holds no trial)."""
-    if d.observations[label].nodes:
-        view = merge(d.recorded.samples.get(label, []))
-        if view is not None:
-            return view.samples
-    rows = [s for s in d.recorded.samples.get(label, []) if s.get("kind") == "tree"]
-    return sorted(rows, key=lambda s: float(s.get("t") or 0))
+def _trees(d: Diagnosis) -> dict[str, list[dict[str, Any]]]:
+    """Each run's process-tree samples, as the diagnosis reads them (`observe.run_tree`: a run over
+    several Ray nodes is its nodes' workers merged); runs without any are left out."""
+    trees = {lb: run_tree(d.recorded.samples.get(lb, []))[0] for lb in d.recorded.labels}
+    return {lb: tree for lb, tree in trees.items() if tree}
 
 
 def _capacity(d: Diagnosis, label: str) -> tuple[int, str]:
@@ -72,17 +67,25 @@ def _shade_work(ax: Axes, d: Diagnosis, label: str, t0: float) -> None:
         ax.axvspan(w[0] - t0, w[1] - t0, color="#f2e8cf", alpha=0.6, lw=0, label="trials running")
 
 
+def _finish_panel(ax: Axes, top: float, ylabel: str) -> None:
+    """The axes every over-time panel shares: one y scale, seconds since run start, a light grid."""
+    ax.set_ylim(0, top)
+    ax.set_xlabel("seconds since run start", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+
+
 def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
     """Cores busy over time, one panel per run, against the usable-cores line."""
-    labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
-    if not labels:
+    trees = _trees(d)
+    if not trees:
         return None
-    fig, axes = _figure(len(labels))
-    top = max(*(_capacity(d, lb)[0] for lb in labels),
-              *(max(cpu_cores(s) for s in _tree(d, lb)) for lb in labels)) * 1.15
-    for ax, label in zip(axes, labels, strict=True):
+    fig, axes = _figure(len(trees))
+    top = max(*(_capacity(d, lb)[0] for lb in trees),
+              *(max(cpu_cores(s) for s in tree) for tree in trees.values())) * 1.15
+    for ax, (label, tree) in zip(axes, trees.items(), strict=True):
         cores, what = _capacity(d, label)
-        tree = _tree(d, label)
         t0 = _t0(d, label, tree)
         xs = [float(s["t"]) - t0 for s in tree]
         obs = d.observations[label]
@@ -107,11 +110,7 @@ def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
             else f" — mean {obs.cpu_cores_mean:.1f} of {what}"
         )
         ax.set_title(f"{label}{mean}", fontsize=9, loc="left")
-        ax.set_ylim(0, top)
-        ax.set_xlabel("seconds since run start", fontsize=8)
-        ax.set_ylabel("cores busy", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
+        _finish_panel(ax, top, "cores busy")
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("CPU use over time, in cores (one core fully busy = 1)", fontsize=10)
     fig.savefig(path, dpi=110)
@@ -120,16 +119,15 @@ def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
 
 def threads_plot(d: Diagnosis, path: Path) -> Path | None:
     """Threads alive and threads runnable over time, one panel per run, against the cores."""
-    labels = [lb for lb in d.recorded.labels if _tree(d, lb)]
-    if not labels:
+    trees = _trees(d)
+    if not trees:
         return None
-    fig, axes = _figure(len(labels))
+    fig, axes = _figure(len(trees))
     # One y scale for every panel, so thread counts compare across runs at a glance.
-    top = max(*(_capacity(d, lb)[0] for lb in labels),
-              *(int(s.get("n_threads") or 0) for lb in labels for s in _tree(d, lb))) * 1.15
-    for ax, label in zip(axes, labels, strict=True):
+    top = max(*(_capacity(d, lb)[0] for lb in trees),
+              *(int(s.get("n_threads") or 0) for tree in trees.values() for s in tree)) * 1.15
+    for ax, (label, tree) in zip(axes, trees.items(), strict=True):
         cores, what = _capacity(d, label)
-        tree = _tree(d, label)
         t0 = _t0(d, label, tree)
         xs = [float(s["t"]) - t0 for s in tree]
         color = KIND_COLORS.get(d.contexts[label].kind, "#999999")
@@ -155,11 +153,7 @@ def threads_plot(d: Diagnosis, path: Path) -> Path | None:
             fontsize=9,
             loc="left",
         )
-        ax.set_ylim(0, top)
-        ax.set_xlabel("seconds since run start", fontsize=8)
-        ax.set_ylabel("threads", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
+        _finish_panel(ax, top, "threads")
     axes[0].legend(fontsize=7, loc="upper right")
     fig.suptitle("Threads over time (all processes of the run)", fontsize=10)
     fig.savefig(path, dpi=110)

@@ -181,7 +181,7 @@ def test_plots_draw_a_cluster_run_from_its_nodes(tmp_path: Path) -> None:
                          [h for v in rec.heartbeats.values() for h in v]),
                    tmp_path / "r", S.meta(cores=4, workers=4))
     d = analyse(Recorded.load(path))
-    tree = plots._tree(d, "ray")
+    tree = plots._trees(d)["ray"]
     # The merged nodes' workers (4 per bucket at 95% each), not the driver's idle tree
     assert tree and all(s.get("nodes") == 2 for s in tree)
     assert max(plots.cpu_cores(s) for s in tree) == pytest.approx(3.8)
