@@ -147,7 +147,7 @@ def threads_plot(d: Diagnosis, path: Path) -> Path | None:
             ls=":",
             label="threads runnable",
         )
-        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"usable cores ({what})")
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({what})")
         ax.set_title(
             f"{label} — peak {max(int(s.get('n_threads') or 0) for s in tree)} threads",
             fontsize=9,
