@@ -146,14 +146,19 @@ def test_gil_bound_is_not_judged_from_the_driver_of_a_cluster_run() -> None:
     assert gil_bound(Observation(**kw, nodes=2), ctx) is None
 
 
-def test_matrix_row_reads_from_the_cluster(tmp_path: Path) -> None:
+def _written_cluster_run(tmp_path: Path) -> Path:
+    """The 2-node ray run of `_recorded` (driver idle) saved as a results directory."""
     S = _synthetic()
     t0 = S.T0 + 20
     rec = _recorded(0.01, cluster(t0, t0 + 9.0))
-    path = S.write(S.Sim(rec.runs.values(), [t for v in rec.trials.values() for t in v],
+    return S.write(S.Sim(rec.runs.values(), [t for v in rec.trials.values() for t in v],
                          [s for v in rec.samples.values() for s in v],
                          [h for v in rec.heartbeats.values() for h in v]),
                    tmp_path / "r", S.meta(cores=4, workers=4))
+
+
+def test_matrix_row_reads_from_the_cluster(tmp_path: Path) -> None:
+    path = _written_cluster_run(tmp_path)
     d = analyse(Recorded.load(path))
     row = next(r for r in matrix_rows(d) if r.label == "ray")
     assert (row.processes_seen, row.nodes, row.capacity) == (4, 2, 4)
@@ -173,14 +178,7 @@ def test_matrix_row_reads_from_the_cluster(tmp_path: Path) -> None:
 def test_plots_draw_a_cluster_run_from_its_nodes(tmp_path: Path) -> None:
     from bench.report import plots
 
-    S = _synthetic()
-    t0 = S.T0 + 20
-    rec = _recorded(0.01, cluster(t0, t0 + 9.0))
-    path = S.write(S.Sim(rec.runs.values(), [t for v in rec.trials.values() for t in v],
-                         [s for v in rec.samples.values() for s in v],
-                         [h for v in rec.heartbeats.values() for h in v]),
-                   tmp_path / "r", S.meta(cores=4, workers=4))
-    d = analyse(Recorded.load(path))
+    d = analyse(Recorded.load(_written_cluster_run(tmp_path)))
     tree = plots._trees(d)["ray"]
     # The merged nodes' workers (4 per bucket at 95% each), not the driver's idle tree
     assert tree and all(s.get("nodes") == 2 for s in tree)
