@@ -230,22 +230,20 @@ def blocked_on(text: str, gil: tuple[int, int] | None, futex_nr: int | None) -> 
 
 def measure(
     pid: int,
-    tids: Iterable[int],
-    working: Iterable[int] = (),
+    working: Iterable[int],
     runtime: tuple[int, int] | None = None,
     reads: int = WINDOW_READS,
     spacing: float = READ_SPACING_S,
 ) -> dict[int, ThreadWait]:
-    """ThreadWait per thread of `tids` over a window of about `reads * spacing` seconds, taken
-    right after a stack dump (py-spy's own CPU would otherwise show up as the threads' queueing).
-    `working`: the threads whose stacks showed work (not a blocking call); each counts the others
-    as peers. Syscall reads are taken only when two or more threads work: a lone thread has no
-    one to wait for the GIL behind."""
+    """ThreadWait per working thread (its stack showed work, not a blocking call) over a window
+    of about `reads * spacing` seconds, taken right after a stack dump (py-spy's own CPU would
+    otherwise show up as the threads' queueing); each counts the others as peers. Syscall reads
+    are taken only when two or more threads work: a lone thread has no one to wait for the GIL
+    behind. Threads in blocking calls are not read: they are idle whatever the kernel says."""
     futex_nr = FUTEX_SYSCALL.get(platform.machine().lower())
-    before = {t: s for t in dict.fromkeys(tids) if (s := schedstat(pid, t)) is not None}
-    working_set = set(working)
+    before = {t: s for t in dict.fromkeys(working) if (s := schedstat(pid, t)) is not None}
     counts = {t: [0, 0, 0] for t in before}  # reads, gil, other
-    if len(working_set & set(before)) >= 2:
+    if len(before) >= 2:
         for i in range(reads):
             for tid, c in counts.items():
                 state = blocked_on(_read(f"/proc/{pid}/task/{tid}/syscall"), runtime, futex_nr)
@@ -278,6 +276,6 @@ def measure(
             reads=n,
             gil_blocked=gil_n,
             other_blocked=other_n,
-            peers=tid in working_set and len(working_set - {tid}) >= 1,
+            peers=len(before) >= 2,
         )
     return out

@@ -486,7 +486,7 @@ class StackSampler:
         # The kernel's view matters only where two threads could contend for the GIL; a process
         # with one working thread (a pool worker) costs no window.
         if self.waits and len(working) >= 2 and not self._stop.is_set():
-            waits = measure(pid, [thread_id(tr) for tr in traces], working, self._runtime(pid))
+            waits = measure(pid, working, self._runtime(pid))
         return stack_sample(pid, traces, t, source, waits)
 
     def _runtime(self, pid: int) -> tuple[int, int] | None:

@@ -34,7 +34,7 @@ def test_two_pure_python_threads_are_seen_waiting_on_the_gil_futex() -> None:
         assert rng is not None
         waits = []
         for _ in range(3):
-            waits.append(measure(proc.pid, tids, working=tids, runtime=rng, reads=40))
+            waits.append(measure(proc.pid, tids, runtime=rng, reads=40))
     gil = sum(w.gil_blocked for ws in waits for w in ws.values())
     other = sum(w.other_blocked for ws in waits for w in ws.values())
     reads = sum(w.reads for ws in waits for w in ws.values())
