@@ -7,10 +7,12 @@ writers share the file without a lock, and the parent only has to read one file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # At most this many beats a second per thread; the last generation always beats.
@@ -36,6 +38,18 @@ def attach(path: str | None, run: str, trial: int, worker: str) -> None:
 
 def detach() -> None:
     _local.sink = None
+
+
+@contextlib.contextmanager
+def trial(path: str | None, run: str, number: int, worker: str) -> Iterator[None]:
+    """One trial's beats from this thread: attached, a first beat at once (the trial has
+    started), detached when the block ends however it ends."""
+    attach(path, run, number, worker)
+    beat(0, 1, force=True)
+    try:
+        yield
+    finally:
+        detach()
 
 
 def beat(step: int, total: int, *, force: bool = False) -> None:

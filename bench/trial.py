@@ -147,18 +147,15 @@ def execute(spec: TrialSpec) -> TrialRecord:
 
     thread_policy.apply(spec.threads)
     start = time.time()
-    heartbeat.attach(spec.heartbeat_path, spec.run, spec.number, worker_id())
-    heartbeat.beat(0, 1, force=True)
     outcome = Outcome()
-    try:
-        objective = spec.objective.load()
-        trial = optuna.trial.FixedTrial(spec.params, number=spec.number)
-        call_objective(objective, trial, outcome)
-    except Exception as exc:
-        if outcome.error is None:  # the objective's own failure is already in outcome
-            outcome.state, outcome.error = FAILED, error_summary(exc)
-    finally:
-        heartbeat.detach()
+    with heartbeat.trial(spec.heartbeat_path, spec.run, spec.number, worker_id()):
+        try:
+            objective = spec.objective.load()
+            trial = optuna.trial.FixedTrial(spec.params, number=spec.number)
+            call_objective(objective, trial, outcome)
+        except Exception as exc:
+            if outcome.error is None:  # the objective's own failure is already in outcome
+                outcome.state, outcome.error = FAILED, error_summary(exc)
     return TrialRecord(
         number=spec.number, state=outcome.state, value=outcome.value, params=dict(spec.params),
         start=start, end=time.time(), pid=os.getpid(), worker=worker_id(),

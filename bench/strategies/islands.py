@@ -88,29 +88,26 @@ def _evolve(
     from bench.workload.space import suggest
 
     start = time.time()
-    heartbeat.attach(spec.heartbeat_path, spec.run, spec.number, worker_id())
-    heartbeat.beat(0, 1, force=True)
     out: dict[str, Any] = {"start": start, "pid": os.getpid(), "worker": worker_id()}
-    try:
-        params = suggest(optuna.trial.FixedTrial(spec.params, number=spec.number))
-        settings = spec.objective.settings
-        gens, seeds = settings.generations, spec.objective.seeds
-        bests = []
-        for s in range(seeds):
-            ga = GeneticAlgorithm(params, settings, seed=s * SEED_STRIDE + index, population=size)
-            for g in range(1, gens + 1):
-                ga.step()
-                if migrants and n > 1 and g % migrate_every == 0 and g < gens:
-                    # Pipes buffer a few KB, so everyone sends first, then receives: no deadlock.
-                    to_next.send(ga.emigrants(migrants).tolist())
-                    ga.immigrate(torch.tensor(from_prev.recv(), dtype=ga.pop.dtype))
-                heartbeat.beat(s * gens + g, seeds * gens)
-            bests.append(ga.best())
-        out.update(ok=True, bests=bests)
-    except Exception as exc:
-        out.update(ok=False, error=error_summary(exc))
-    finally:
-        heartbeat.detach()
+    with heartbeat.trial(spec.heartbeat_path, spec.run, spec.number, worker_id()):
+        try:
+            params = suggest(optuna.trial.FixedTrial(spec.params, number=spec.number))
+            settings = spec.objective.settings
+            gens, seeds = settings.generations, spec.objective.seeds
+            bests = []
+            for s in range(seeds):
+                ga = GeneticAlgorithm(params, settings, seed=s * SEED_STRIDE + index, population=size)
+                for g in range(1, gens + 1):
+                    ga.step()
+                    if migrants and n > 1 and g % migrate_every == 0 and g < gens:
+                        # Pipes buffer a few KB, so everyone sends first, then receives: no deadlock.
+                        to_next.send(ga.emigrants(migrants).tolist())
+                        ga.immigrate(torch.tensor(from_prev.recv(), dtype=ga.pop.dtype))
+                    heartbeat.beat(s * gens + g, seeds * gens)
+                bests.append(ga.best())
+            out.update(ok=True, bests=bests)
+        except Exception as exc:
+            out.update(ok=False, error=error_summary(exc))
     out.update(end=time.time(), torch_threads=thread_policy.current_torch_threads())
     return out
 

@@ -135,13 +135,11 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
             trial.set_user_attr(ATTR_WORKER, me)
         start = time.time()
         conn.send(("start", trial.number, start))
-        heartbeat.attach(job.heartbeat_path, job.label, trial.number, me)
-        heartbeat.beat(0, 1, force=True)
         outcome = Outcome()
         try:
-            return call_objective(fn, trial, outcome)
+            with heartbeat.trial(job.heartbeat_path, job.label, trial.number, me):
+                return call_objective(fn, trial, outcome)
         finally:
-            heartbeat.detach()
             out.append(TrialRecord(
                 number=trial.number, state=outcome.state, value=outcome.value,
                 params=dict(trial.params), start=start, end=time.time(), pid=os.getpid(), worker=me,

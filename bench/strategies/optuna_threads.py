@@ -62,13 +62,11 @@ class OptunaThreads(Strategy):
                 running[number] = (start, trial)
             ctx.note(asked=1)
             me = worker_id()
-            heartbeat.attach(ctx.heartbeat_path, ctx.label, number, me)
-            heartbeat.beat(0, 1, force=True)
             outcome = Outcome()
             try:
-                return call_objective(fn, trial, outcome)
+                with heartbeat.trial(ctx.heartbeat_path, ctx.label, number, me):
+                    return call_objective(fn, trial, outcome)
             finally:
-                heartbeat.detach()
                 end = time.time()
                 with lock:
                     mine = running.pop(number, None) is not None
