@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.reaper import become_subreaper
+from bench.run.reaper import become_subreaper
 
 REPO = Path(__file__).resolve().parent.parent
 # Smallest real search: GA population 16, 3 generations, one seed, 4 trials on 2 workers.

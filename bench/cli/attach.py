@@ -112,13 +112,13 @@ def _cmdline(pid: int) -> str:
 
 # --- the hook diagnosis fills in --------------------------------------------------------------
 def findings_for(samples: list[dict[str, Any]], meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings of `bench.diagnose.diagnose_samples` over an attach, as dicts; [] without it.
+    """Findings of `bench.analysis.diagnose.diagnose_samples` over an attach, as dicts; [] without it.
 
     Diagnosis is optional here: the samples are on disk whatever it does, so a failure in it is
     reported as one line, never as a traceback that hides them.
     """
     try:
-        from bench.diagnose import diagnose_samples
+        from bench.analysis.diagnose import diagnose_samples
     except ImportError:
         return []
     try:
@@ -285,7 +285,7 @@ def attach(
 ) -> Path:
     """Sample `pid` and its descendants for `duration` seconds (less if it exits first);
     returns the output directory."""
-    from bench.results import SCHEMA_VERSION, write_json_atomic
+    from bench.records.rundir import SCHEMA_VERSION, write_json_atomic
     from probes.machine import fingerprint, git_state
     from probes.session import ProbeSession
     from probes.sink import JsonlSink

@@ -8,7 +8,7 @@ import sys
 from bench.cli._options import add_search_arguments, resolve_config
 from bench.config import Config
 from bench.errors import ConfigError
-from bench.results import RunDir
+from bench.records.rundir import RunDir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ LONG_RUN_S = 15 * 60
 
 def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
     """Estimate the duration of a big run from a calibration trial and ask before starting it."""
-    from bench.calibrate import estimate_duration, format_duration
     from bench.config import PRESETS
+    from bench.run.calibrate import estimate_duration, format_duration
 
     if cfg.objective is not None:
         # Calibrating would run the user's objective once here, maybe for a long time: don't.
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def execute(cfg: Config, name: str | None = None, argv: list[str] | None = None, baseline: bool = True) -> RunDir:
-    from bench import runner
-
+    from bench.run import runner
     rd = runner.create_run_dir(cfg, argv, name)
     print(f"results: {rd.path}", file=sys.stderr)
     runner.run_plan(cfg, runner.plan(cfg, baseline=baseline), rd)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError, ResultsError
-from bench.results import load_meta
+from bench.records.rundir import load_meta
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.diagnose import run_metrics
-    from bench.gate import evaluate, parse_rules, render_markdown
+    from bench.analysis.diagnose import run_metrics
+    from bench.analysis.gate import evaluate, parse_rules, render_markdown
 
     source, table = load_gate_table(args.config, Path.cwd())
     rules = parse_rules(table, source)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from bench.results import RunDir
-from bench.summary import summarize
+from bench.analysis.summary import summarize
+from bench.records.rundir import RunDir
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:

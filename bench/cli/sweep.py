@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.cli._options import add_search_arguments, resolve_config
-from bench.config import Config
-from bench.errors import ConfigError, Interrupted, StrategyUnavailable
-from bench.results import RunDir, write_json_atomic
-from bench.runspec import base_name
-from bench.scaling import (
+from bench.analysis.scaling import (
     BAND_METHOD,
     EXACT_SENSITIVITY,
     SWEEP_FILE,
@@ -34,6 +29,11 @@ from bench.scaling import (
     catalog_cores,
     exact_sensitivity,
 )
+from bench.cli._options import add_search_arguments, resolve_config
+from bench.config import Config
+from bench.config.labels import base_name
+from bench.errors import ConfigError, Interrupted, StrategyUnavailable
+from bench.records.rundir import RunDir, write_json_atomic
 
 PLOT_FILE = "sweep.png"
 MARKDOWN_FILE = "sweep.md"
@@ -194,7 +194,7 @@ def _slug(label: str) -> str:
 
 
 def _print_estimate(cfg: Config, label: str, counts: tuple[int, ...]) -> None:
-    from bench.calibrate import format_duration, run_seconds, trial_seconds
+    from bench.run.calibrate import format_duration, run_seconds, trial_seconds
 
     try:
         per_trial = trial_seconds(cfg, workers=1)
@@ -210,8 +210,8 @@ def _print_estimate(cfg: Config, label: str, counts: tuple[int, ...]) -> None:
 
 
 def _run_point(cfg: Config, label: str, n: int, argv: list[str] | None) -> dict[str, Any]:
+    from bench.analysis.summary import summarize
     from bench.cli.compare import execute
-    from bench.summary import summarize
 
     rd = execute(cfg.with_(strategies=(label,)), name=f"w{n}", argv=argv, baseline=False)
     trials = rd.trials(label)
@@ -326,7 +326,7 @@ def write_plot(path: Path, analysis: ScalingAnalysis, label: str) -> None:
     import numpy as np
     from matplotlib.ticker import FuncFormatter
 
-    from bench.scaling import curve_band
+    from bench.analysis.scaling import curve_band
 
     plain = FuncFormatter(lambda v, _pos: f"{v:g}")
     pts = [p for p in analysis.points if p.speedup is not None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bench.diagnose import Diagnosis, Recorded, analyse
+from bench.analysis.diagnose import Diagnosis, Recorded, analyse
 from bench.errors import ConfigError, ResultsError
 from bench.report import cost, hypotheses, matrix
 from bench.report.cost import ScalingModel, VmPrice
@@ -79,7 +79,7 @@ def scaling_model(d: Diagnosis, catalog: list[VmPrice], sweep: str | Path | None
     """The projection model: the fit of `sweep` (a sweep directory or its sweep.json; a bad one is
     a ResultsError), else of a sweep saved in the results directory itself (one that does not fit
     these results is named in the assumption line and left out), else measured efficiency."""
-    from bench.scaling import SWEEP_FILE, load_sweep
+    from bench.analysis.scaling import SWEEP_FILE, load_sweep
 
     rec = d.recorded
     vcpus = [vm.vcpus for vm in catalog]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.diagnose import findings as F
+from bench.analysis.diagnose import findings as F
 
 GOOD, WARN, BAD, INFO, STOP = "✅", "⚠️", "❌", "ℹ️", "⛔"
 SEVERITY_MARK = {F.ERROR: BAD, F.WARNING: WARN, F.INFO: INFO, F.OK: GOOD}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bench.errors import ConfigError, ResultsError
 
 if TYPE_CHECKING:
-    from bench.scaling import Prediction
+    from bench.analysis.scaling import Prediction
 
 # Cost and wall are quoted per this many completed trials.
 TRIALS_PER_QUOTE = 100
@@ -266,7 +266,7 @@ class SweepFit:
     def _band(self, p: Prediction, top: int) -> str:
         if p.low is not None and p.high is not None:
             return f"[band {p.low:.1f}–{p.high:.1f}]"
-        from bench.scaling import EXACT_SENSITIVITY, exact_sensitivity
+        from bench.analysis.scaling import EXACT_SENSITIVITY, exact_sensitivity
 
         moved = exact_sensitivity(self.sweep, p.cores)
         if moved is None:
@@ -278,7 +278,7 @@ class SweepFit:
 
     def prediction(self, vcpus: int) -> Prediction:
         """The sweep's combined prediction (central model and band) at `vcpus` cores."""
-        from bench.scaling import speedup_at
+        from bench.analysis.scaling import speedup_at
 
         if vcpus not in self._at:
             self._at[vcpus] = speedup_at(self.sweep, vcpus)

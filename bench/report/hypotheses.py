@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.diagnose import Diagnosis
-from bench.diagnose import findings as F
-from bench.diagnose import thresholds as th
+from bench.analysis.diagnose import Diagnosis
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose import thresholds as th
 from bench.report import cells as c
 
 PROVEN = "proven"

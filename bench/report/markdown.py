@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.diagnose import Diagnosis
-from bench.diagnose import thresholds as th
+from bench.analysis.diagnose import Diagnosis
+from bench.analysis.diagnose import thresholds as th
 from bench.report import cells as c
 from bench.report import matrix, nodes
 from bench.report.cost import TRIALS_PER_QUOTE, MeasuredCost, ProjectedCost, ScalingModel, VmPrice

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.diagnose import Diagnosis, Finding, expected_processes
-from bench.diagnose import thresholds as th
+from bench.analysis.diagnose import Diagnosis, Finding, expected_processes
+from bench.analysis.diagnose import thresholds as th
 from bench.report import cells as c
 
 # CPU use of capacity: at or above this reads ✅ (the UNDERSUBSCRIBED line), below BAD reads ❌.

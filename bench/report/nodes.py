@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.diagnose import thresholds as th
+from bench.analysis.diagnose import thresholds as th
 from bench.report import cells as c
-from bench.trial import CANCELLED, COMPLETE
+from bench.trial.execute import CANCELLED, COMPLETE
 from probes.ray_nodes import NODE_KIND
 
 HEADER = (

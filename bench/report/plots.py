@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.diagnose import Diagnosis
-from bench.diagnose.observe import cpu_cores, run_tree, runnable_threads
+from bench.analysis.diagnose import Diagnosis
+from bench.analysis.diagnose.observe import cpu_cores, run_tree, runnable_threads
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

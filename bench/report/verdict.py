@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.diagnose import Diagnosis, Finding
-from bench.diagnose import findings as F
+from bench.analysis.diagnose import Diagnosis, Finding
+from bench.analysis.diagnose import findings as F
 from bench.report import cells as c
 
 # Below this speedup over sequential no strategy is worth recommending at this size.

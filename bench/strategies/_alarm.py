@@ -8,7 +8,7 @@ import threading
 import time
 from types import FrameType
 
-from bench.trial import TIMEOUT, TrialRecord, TrialSpec, execute, lost, prepare, worker_id
+from bench.trial.execute import TIMEOUT, TrialRecord, TrialSpec, execute, lost, prepare, worker_id
 
 
 class TrialTimeout(BaseException):

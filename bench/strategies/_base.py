@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench.results import JsonlAppender
-from bench.trial import CANCELLED, COMPLETE, TrialRecord, TrialSpec
+from bench.records.rundir import JsonlAppender
+from bench.trial.execute import CANCELLED, COMPLETE, TrialRecord, TrialSpec
 
 if TYPE_CHECKING:
     import optuna
@@ -50,7 +50,7 @@ class StrategyContext:
     asked: int = 0
     told: int = 0  # trials that ran to an end (complete, failed, timeout, crashed)
     cancelled: int = 0  # trials stopped because the run ended (deadline, interrupt)
-    # Writes this run's record and ends the process at once (set by bench.child). For strategies
+    # Writes this run's record and ends the process at once (set by bench.run.child). For strategies
     # whose workers cannot be stopped (threads of this process): the only way to end on time.
     exit_now: Callable[[str, str], None] | None = None
     _pending: dict[int, Any] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from bench import threads as thread_policy
+from bench.trial import threads as thread_policy
 
 # How long a worker asked to stop (None on its pipe) gets before it is killed.
 STOP_GRACE_S = 2.0

@@ -19,7 +19,6 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench import heartbeat
 from bench.errors import StrategyUnavailable
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._procs import (
@@ -34,7 +33,8 @@ from bench.strategies._procs import (
     wake_in,
     worker_name,
 )
-from bench.trial import (
+from bench.trial import heartbeat
+from bench.trial.execute import (
     COMPLETE,
     CRASHED,
     FAILED,
@@ -83,7 +83,7 @@ def _evolve(
     import optuna
     import torch
 
-    from bench import threads as thread_policy
+    from bench.trial import threads as thread_policy
     from bench.workload.ga import GeneticAlgorithm
     from bench.workload.space import suggest
 

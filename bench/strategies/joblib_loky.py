@@ -35,7 +35,7 @@ from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
 from bench.strategies._procs import worker_name
-from bench.trial import CRASHED, TIMEOUT, TrialRecord, TrialSpec, lost, prepare
+from bench.trial.execute import CRASHED, TIMEOUT, TrialRecord, TrialSpec, lost, prepare
 
 HARD_GRACE_S = 2.0
 # How often the parent checks for a run timeout or interrupt while it waits for results.

@@ -30,9 +30,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench import heartbeat
 from bench.errors import BenchError
-from bench.results import JsonlAppender, iter_jsonl
+from bench.records.rundir import JsonlAppender, iter_jsonl
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._procs import (
     READY,
@@ -46,7 +45,8 @@ from bench.strategies._procs import (
     worker_name,
 )
 from bench.strategies._study import make_sampler, open_storage
-from bench.trial import (
+from bench.trial import heartbeat
+from bench.trial.execute import (
     CANCELLED,
     CRASHED,
     TIMEOUT,
@@ -123,8 +123,7 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
         return  # the other processes spent the budget while this one started
 
     def objective(trial: optuna.Trial) -> float:
-        from bench import threads as thread_policy
-
+        from bench.trial import threads as thread_policy
         me = worker_id()
         if budget is not None:  # shared study only: a run of its own keeps its per-trial cost
             trial.set_user_attr(ATTR_OWNER, job.owner)
@@ -211,7 +210,7 @@ class OptunaJournal(Strategy):
         import optuna
 
         if ctx.config.storage:
-            # bench.child already created the study in that database.
+            # bench.run.child already created the study in that database.
             return ctx.config.storage, ctx.study.study_name
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ctx.label)
         path = str(ctx.results_dir / f"journal-{safe}.log")

@@ -21,10 +21,10 @@ import threading
 import time
 from typing import Any
 
-from bench import heartbeat
-from bench import threads as thread_policy
 from bench.strategies._base import Strategy, StrategyContext
-from bench.trial import (
+from bench.trial import heartbeat
+from bench.trial import threads as thread_policy
+from bench.trial.execute import (
     CANCELLED,
     COMPLETE,
     TIMEOUT,
@@ -143,5 +143,5 @@ class OptunaThreads(Strategy):
             except Exception:
                 pass  # it finished in the meantime
         if ctx.exit_now is not None:
-            # An interrupt's reason (which signal) is bench.child's to say.
+            # An interrupt's reason (which signal) is bench.run.child's to say.
             ctx.exit_now("interrupted", "") if interrupted else ctx.exit_now("timeout", reason)

@@ -26,7 +26,7 @@ from bench.strategies._procs import (
     wake_in,
     worker_name,
 )
-from bench.trial import CRASHED, TIMEOUT, TrialRecord, TrialSpec, execute, lost, preload
+from bench.trial.execute import CRASHED, TIMEOUT, TrialRecord, TrialSpec, execute, lost, preload
 from bench.workload.objective import ObjectiveRef
 
 # Workers that die before they are ready (broken interpreter, unimportable objective) would be

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError, StrategyUnavailable
-from bench.results import SAMPLES_FILE
+from bench.records.rundir import SAMPLES_FILE
 from bench.strategies._base import Availability, Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
 from bench.strategies._procs import POLL_S, worker_name
-from bench.trial import CRASHED, TIMEOUT, TrialRecord, TrialSpec, execute, lost, prepare
+from bench.trial.execute import CRASHED, TIMEOUT, TrialRecord, TrialSpec, execute, lost, prepare
 
 if TYPE_CHECKING:
     from probes.ray_nodes import RayNodeProbes

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import heartbeat
 from bench.errors import ObjectiveError
+from bench.trial import heartbeat
 from bench.workload.ga import GASettings, run_ga
 from bench.workload.space import search_space as ga_search_space
 from bench.workload.space import suggest

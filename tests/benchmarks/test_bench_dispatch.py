@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from bench.config import Config
-from bench.results import JsonlAppender, read_jsonl
+from bench.records.rundir import JsonlAppender, read_jsonl
 from bench.strategies import StrategyContext, get
-from bench.trial import COMPLETE
+from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
 
 NOOP = "tests.scripts.fault_objectives:ok"

@@ -14,7 +14,7 @@ import pytest
 import probes.stacks
 from bench.cli import attach as attach_cmd
 from bench.errors import ConfigError, ProbeError
-from bench.results import SCHEMA_VERSION
+from bench.records.rundir import SCHEMA_VERSION
 from probes.stacks import find_py_spy
 from tests.scripts.targets import target
 

@@ -2,7 +2,7 @@
 the pool with its threads limited is healthy, and the pool with unlimited threads is flagged when
 it is slower.
 
-The findings come from the recorded files alone (`bench.diagnose.analyse`), as the report's do.
+The findings come from the recorded files alone (`bench.analysis.diagnose.analyse`), as the report's do.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from bench.diagnose import Diagnosis, analyse
-from bench.diagnose import findings as F
-from bench.diagnose.recorded import Recorded
+from bench.analysis.diagnose import Diagnosis, analyse
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.recorded import Recorded
 
 pytestmark = pytest.mark.slow
 

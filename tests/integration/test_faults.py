@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from bench.strategies import names
-from bench.trial import CANCELLED, COMPLETE, CRASHED, FAILED, TIMEOUT
+from bench.trial.execute import CANCELLED, COMPLETE, CRASHED, FAILED, TIMEOUT
 from tests.conftest import RunResult, run_bench
 
 OBJ = "tests.scripts.fault_objectives"
@@ -143,7 +143,7 @@ def test_islands_survive_a_killed_island(tmp_path: Path) -> None:
         while time.time() < deadline and not killed:
             for child in psutil.Process().children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    if "bench.child" in " ".join(child.cmdline()):
+                    if "bench.run.child" in " ".join(child.cmdline()):
                         islands = child.children()
                         if len(islands) >= 2 and _beating(tmp_path):
                             islands[-1].send_signal(signal.SIGKILL)

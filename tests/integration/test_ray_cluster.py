@@ -21,8 +21,8 @@ from typing import Any
 import psutil
 import pytest
 
+from bench.analysis.diagnose import Recorded, analyse
 from bench.cli import main
-from bench.diagnose import Recorded, analyse
 from bench.report.nodes import rows
 from probes.ray_nodes import RayNodeProbes
 from tests.conftest import REPO, _exempt_roots
@@ -31,7 +31,7 @@ pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 # Command-line marks of the run's own processes: the driver, its trial tasks, the node probes.
-RUN_MARKS = ("bench.child", "run_trial", "NodeProbe")
+RUN_MARKS = ("bench.run.child", "run_trial", "NodeProbe")
 GONE_WAIT_S = 10.0
 
 
@@ -202,7 +202,7 @@ def test_ctrl_c_or_a_killed_driver_leaves_no_probe_behind(two_nodes: Any, tmp_pa
                 assert proc.wait(timeout=20) == 128 + signal.SIGINT
             else:
                 driver = next(p for p in psutil.Process(proc.pid).children()
-                              if "bench.child" in " ".join(p.cmdline()))
+                              if "bench.run.child" in " ".join(p.cmdline()))
                 driver.kill()
                 proc.wait(timeout=30)
             deadline = time.time() + GONE_WAIT_S

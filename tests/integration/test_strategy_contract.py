@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from bench.config import Config
-from bench.results import load_meta
+from bench.records.rundir import load_meta
 from bench.strategies import get, names
-from bench.trial import COMPLETE, TrialSpec, execute
+from bench.trial.execute import COMPLETE, TrialSpec, execute
 from bench.workload.objective import objective_from_config
 
 N_TRIALS = 4

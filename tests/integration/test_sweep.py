@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.scaling import EXACT, NOT_FITTED, load_sweep, speedup_at
+from bench.analysis.scaling import EXACT, NOT_FITTED, load_sweep, speedup_at
 from probes.machine import usable_cores
 
 ROOT = Path(__file__).resolve().parents[2]

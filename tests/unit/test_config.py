@@ -39,7 +39,7 @@ def test_all_expands_to_every_strategy_once(tmp_path: Path) -> None:
 
 
 def test_variants_keep_their_labels(tmp_path: Path) -> None:
-    from bench.runspec import parse
+    from bench.config.labels import parse
 
     cfg = resolve({"preset": "smoke", "strategies": "pool@unlimited/spawn", "out": str(tmp_path)}, cwd=tmp_path)
     spec = parse(cfg.strategies[0], cfg)

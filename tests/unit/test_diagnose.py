@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.diagnose import (
+from bench.analysis.diagnose import (
     CODES,
     Finding,
     Recorded,
@@ -22,9 +22,9 @@ from bench.diagnose import (
     diagnose_samples,
     run_metrics,
 )
-from bench.diagnose import findings as F
-from bench.diagnose import thresholds as th
-from bench.diagnose.observe import cpu_cores, longest_gap, peak_overlap, runnable_threads
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.observe import cpu_cores, longest_gap, peak_overlap, runnable_threads
 from bench.errors import ResultsError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -380,7 +380,7 @@ def test_cpu_and_runnable_threads_of_a_sample() -> None:
 
 
 def test_builtin_kind_table_matches_the_registry() -> None:
-    from bench.diagnose.recorded import BUILTIN_KINDS, strategy_kind
+    from bench.analysis.diagnose.recorded import BUILTIN_KINDS, strategy_kind
     from bench.strategies import get, names
 
     assert set(BUILTIN_KINDS) == set(names())

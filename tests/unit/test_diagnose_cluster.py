@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from bench.diagnose import Recorded, analyse
-from bench.diagnose import findings as F
-from bench.diagnose.cluster import merge
-from bench.diagnose.observe import Observation, StackStats, observe
-from bench.diagnose.rules import RunContext, gil_bound
+from bench.analysis.diagnose import Recorded, analyse
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.cluster import merge
+from bench.analysis.diagnose.observe import Observation, StackStats, observe
+from bench.analysis.diagnose.rules import RunContext, gil_bound
 from bench.report import build
 from bench.report.markdown import render
 from bench.report.matrix import rows as matrix_rows

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.gate import evaluate, parse_rules, render_markdown
 from bench.errors import ConfigError
-from bench.gate import evaluate, parse_rules, render_markdown
 
 METRICS = {
     "sequential": {

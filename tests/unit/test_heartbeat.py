@@ -1,4 +1,4 @@
-"""bench.heartbeat.trial: one trial's beats from this thread, from a first beat to its end."""
+"""bench.trial.heartbeat.trial: one trial's beats from this thread, from a first beat to its end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import heartbeat
+from bench.trial import heartbeat
 
 
 def lines(path: Path) -> list[dict[str, object]]:

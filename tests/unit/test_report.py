@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bench.analysis.diagnose import Recorded, analyse
 from bench.cli import main
-from bench.diagnose import Recorded, analyse
 from bench.errors import ConfigError
 from bench.report import build, write_report
 from bench.report.cost import MeasuredCost, load_catalog

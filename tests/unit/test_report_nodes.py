@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench.diagnose import Recorded, analyse
+from bench.analysis.diagnose import Recorded, analyse
 from bench.report import build
 from bench.report.markdown import render
 from bench.report.nodes import render as render_nodes

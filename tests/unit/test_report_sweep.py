@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bench import scaling
+from bench.analysis import scaling
+from bench.analysis.diagnose import Recorded, analyse
 from bench.cli import main
-from bench.diagnose import Recorded, analyse
 from bench.errors import ResultsError
 from bench.report import build
 from bench.report.markdown import render

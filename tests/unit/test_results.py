@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ResultsError
-from bench.results import (
+from bench.records.rundir import (
     SCHEMA_VERSION,
     JsonlAppender,
     RunDir,

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.diagnose import CODES, runbook_for, thresholds
+from bench.analysis.gate import parse_rules
 from bench.cli import COMMANDS, build_parser
 from bench.config import CONFIG_KEYS, FOREIGN_TABLES, Config
-from bench.diagnose import CODES, runbook_for, thresholds
+from bench.config.labels import parse as parse_run
 from bench.errors import BenchError
-from bench.gate import parse_rules
 from bench.report import hypotheses as report_hypotheses
 from bench.report import matrix as report_matrix
-from bench.runspec import parse as parse_run
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
@@ -109,7 +109,7 @@ def test_runbook_index_links_every_finding() -> None:
 def test_no_runbook_for_an_unknown_finding() -> None:
     upper = {p.stem for p in RUNBOOKS.glob("*.md") if p.stem.isupper() and p.stem != "README"}
     unknown = sorted(upper - CODES)
-    assert not unknown, f"runbooks for codes bench.diagnose does not know: {unknown}"
+    assert not unknown, f"runbooks for codes bench.analysis.diagnose does not know: {unknown}"
 
 
 # --- links -----------------------------------------------------------------------------------

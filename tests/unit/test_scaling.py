@@ -9,12 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import calibrate, scaling
-from bench.cli import main
-from bench.cli.sweep import default_worker_counts, parse_worker_counts, render_markdown, write_plot
-from bench.config import Config
-from bench.errors import ConfigError, ResultsError
-from bench.scaling import (
+from bench.analysis import scaling
+from bench.analysis.scaling import (
     EXACT,
     FITTED,
     NOT_FITTED,
@@ -29,6 +25,11 @@ from bench.scaling import (
     speedup_at,
     usl,
 )
+from bench.cli import main
+from bench.cli.sweep import default_worker_counts, parse_worker_counts, render_markdown, write_plot
+from bench.config import Config
+from bench.errors import ConfigError, ResultsError
+from bench.run import calibrate
 
 COUNTS = (1, 2, 4, 8, 16, 32)
 

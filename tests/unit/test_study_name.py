@@ -68,7 +68,7 @@ def test_join_errors_are_one_line_without_the_password(tmp_path: Path) -> None:
 
 def test_run_json_masks_the_storage_password_and_the_child_gets_it_from_env(tmp_path: Path) -> None:
     from bench.config import STORAGE_ENV, Config
-    from bench.runner import _child_env, create_run_dir
+    from bench.run.runner import _child_env, create_run_dir
 
     url = "postgresql://bench:hunter2@db.internal/optuna"
     cfg = Config(out=str(tmp_path), storage=url, strategies=("optuna-journal",))

@@ -11,8 +11,8 @@ import traceback
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from bench import heartbeat
-from bench import threads as thread_policy
+from bench.trial import heartbeat
+from bench.trial import threads as thread_policy
 from bench.workload.objective import ObjectiveRef
 
 COMPLETE = "complete"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.runspec import base_name
+from bench.config.labels import base_name
 
 
 @dataclass(frozen=True)

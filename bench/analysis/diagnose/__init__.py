@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.diagnose import findings as F
-from bench.diagnose.findings import CODES, Finding, by_priority, runbook_for
-from bench.diagnose.observe import Observation, observe
-from bench.diagnose.recorded import Recorded
-from bench.diagnose.rules import LIVE_RULES, RunContext, apply
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.findings import CODES, Finding, by_priority, runbook_for
+from bench.analysis.diagnose.observe import Observation, observe
+from bench.analysis.diagnose.recorded import Recorded
+from bench.analysis.diagnose.rules import LIVE_RULES, RunContext, apply
 
 __all__ = [
     "CODES",

@@ -17,11 +17,11 @@ from typing import Any
 
 from bench import __version__
 from bench.config import STORAGE_ENV, Config
+from bench.config.labels import base_name
 from bench.errors import Interrupted
-from bench.progress import Progress
-from bench.reaper import Reaper, become_subreaper
-from bench.results import RUNS_FILE, SAMPLES_FILE, RunDir
-from bench.runspec import base_name
+from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
+from bench.run.progress import Progress
+from bench.run.reaper import Reaper, become_subreaper
 
 # After the run deadline, how long a child gets to cancel its trials and write its record.
 DEADLINE_GRACE_S = 10.0
@@ -127,7 +127,7 @@ def run_plan(
                                                    "status": "skipped", "reason": "run timeout spent"})
                     continue
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "bench.child", str(rd.path), label], env=_child_env(cfg),
+                    [sys.executable, "-m", "bench.run.child", str(rd.path), label], env=_child_env(cfg),
                 )
                 current[:] = [proc]
                 say(f"[{label}] started (pid {proc.pid})")

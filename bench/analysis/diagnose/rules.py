@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.diagnose import findings as F
-from bench.diagnose import thresholds as th
-from bench.diagnose.findings import Finding
-from bench.diagnose.observe import Observation
-from bench.summary import RunSummary
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.findings import Finding
+from bench.analysis.diagnose.observe import Observation
+from bench.analysis.summary import RunSummary
 
 PARALLEL_KINDS = ("threads", "processes", "ray")
 

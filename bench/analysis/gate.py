@@ -55,7 +55,7 @@ def parse_rules(table: Mapping[str, Any], source: str = "gate rules") -> dict[st
     """Validate a gate table; any unknown key or bad value is a ConfigError naming it."""
     if not isinstance(table, Mapping) or not table:
         raise ConfigError(f"{source}: no gate rules found ([tool.bench.gate] or [gate])")
-    from bench.diagnose import CODES
+    from bench.analysis.diagnose import CODES
 
     out: dict[str, RuleSet] = {}
     for label, rules in table.items():

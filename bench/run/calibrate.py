@@ -30,8 +30,8 @@ ONE_PROCESS = frozenset({"sequential", "optuna-threads"})
 def trial_seconds(cfg: Config, workers: int | None = None) -> float:
     """Seconds one trial of the configured objective takes on one worker, timed in this process
     with the torch threads a worker of a `workers`-wide run would get (thread policy of `cfg`)."""
-    from bench import threads as thread_policy
     from bench.config import parse_threads, usable_cores
+    from bench.trial import threads as thread_policy
 
     policy = parse_threads(cfg.threads)
     threads = thread_policy.resolve(policy, workers or cfg.workers or 1, usable_cores())
@@ -89,7 +89,7 @@ def _time_user_trial(cfg: Config) -> float:
 def run_seconds(cfg: Config, label: str, seconds_per_trial: float) -> float:
     """Estimated wall time of one strategy run: waves of trials over its effective parallelism."""
     from bench.config import usable_cores
-    from bench.runspec import base_name
+    from bench.config.labels import base_name
 
     workers = cfg.workers or 1
     parallel = 1 if base_name(label) in ONE_PROCESS else max(1, min(workers, usable_cores()))
@@ -106,7 +106,7 @@ def estimate_duration(
     """Seconds the plan of `cfg` will take (compare's plan, the sequential baseline included when
     `baseline`), from one calibration; ideal scaling up to the usable cores for process strategies.
     """
-    from bench.runner import plan
+    from bench.run.runner import plan
 
     per_trial = trial_seconds(cfg) if seconds_per_trial is None else seconds_per_trial
     todo = list(labels) if labels is not None else plan(cfg, baseline=baseline)

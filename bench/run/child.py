@@ -1,4 +1,4 @@
-"""The process one strategy run lives in: `python -m bench.child RESULTS_DIR LABEL`.
+"""The process one strategy run lives in: `python -m bench.run.child RESULTS_DIR LABEL`.
 
 Each strategy runs in a fresh interpreter so that one run's torch threads, Ray instance or
 forked workers cannot leak into the next, and so the probes' root pid is exactly that run.
@@ -17,14 +17,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-from bench import threads as thread_policy
 from bench.config import STORAGE_ENV, Config
+from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
-from bench.results import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
-from bench.runspec import base_name, parse
+from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.strategies import StrategyContext, get
 from bench.strategies._study import join_study, make_sampler, open_storage
-from bench.trial import preload
+from bench.trial import threads as thread_policy
+from bench.trial.execute import preload
 from bench.workload.objective import objective_from_config
 
 EXIT_OK = 0
@@ -176,7 +176,7 @@ def _process_start() -> float:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m bench.child RESULTS_DIR LABEL", file=sys.stderr)
+        print("usage: python -m bench.run.child RESULTS_DIR LABEL", file=sys.stderr)
         return 2
     try:
         return run_child(Path(args[0]), args[1])

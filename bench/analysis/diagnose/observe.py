@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.diagnose import thresholds as th
-from bench.diagnose.cluster import ClusterView, HostLoad, merge
+from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.cluster import ClusterView, HostLoad, merge
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
 _RAN = ("complete", "failed", "timeout", "crashed")

@@ -224,7 +224,7 @@ def parse_threads(policy: str) -> str | int:
 
 def validate(cfg: Config) -> None:
     """Raise ConfigError for the first bad value; nothing is started before this passes."""
-    from bench.runspec import parse as parse_run
+    from bench.config.labels import parse as parse_run
 
     for label in cfg.strategies:
         parse_run(label, cfg)

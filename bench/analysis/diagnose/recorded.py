@@ -8,9 +8,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bench.results import open_run
-from bench.runspec import base_name
-from bench.summary import RunSummary, summarize
+from bench.analysis.summary import RunSummary, summarize
+from bench.config.labels import base_name
+from bench.records.rundir import open_run
 
 # How the built-in strategies run trials, for saved results read where a strategy's module
 # cannot be imported (an optional package missing, a strategy since renamed).
