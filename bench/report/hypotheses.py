@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.findings import gil_bound, oversubscribed
 from bench.report import cells as c
 
 PROVEN = "proven"
@@ -179,14 +180,14 @@ def oversubscription(d: Diagnosis) -> Hypothesis:
         if any(f.code == F.OVERSUBSCRIBED for f in d.findings.get(lb, [])):
             text += " (OVERSUBSCRIBED)"
         parts.append(text)
-        proven |= ratio < th.OVERSUB_SLOWDOWN
+        proven |= ratio < oversubscribed.OVERSUB_SLOWDOWN
         rows += [lb, lim.label]
     rows = list(dict.fromkeys(rows))
     if _contended(d, rows):
         evidence = "; ".join(parts) + _load_caveat(d, rows)
         return Hypothesis(claim, INCONCLUSIVE, tuple(rows), evidence)
     tail = "" if proven else (
-        f" (within {1 - th.OVERSUB_SLOWDOWN:.0%}: not at this size on this machine)"
+        f" (within {1 - oversubscribed.OVERSUB_SLOWDOWN:.0%}: not at this size on this machine)"
     )
     return Hypothesis(claim, PROVEN if proven else REFUTED, tuple(rows), "; ".join(parts) + tail)
 
@@ -229,7 +230,7 @@ def the_gil(d: Diagnosis) -> Hypothesis:
     for lb in rows:
         eff, used = d.contexts[lb].efficiency, d.observations[lb].busiest_cpu_pct
         if (
-            used is not None and used > th.GIL_ONE_CORE_MAX_PCT
+            used is not None and used > gil_bound.GIL_ONE_CORE_MAX_PCT
             and eff is not None and eff >= THREADS_SCALE_EFFICIENCY
         ):
             text = (

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from bench.analysis.diagnose import Diagnosis, Finding, expected_processes
 from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.findings import undersubscribed
 from bench.report import cells as c
 
 # CPU use of capacity: at or above this reads ✅ (the UNDERSUBSCRIBED line), below BAD reads ❌.
-CPU_GOOD_SHARE = th.UNDER_CPU_SHARE_MAX
+CPU_GOOD_SHARE = undersubscribed.UNDER_CPU_SHARE_MAX
 CPU_BAD_SHARE = 0.3
 # Useful efficiency: HEALTHY's bar reads ✅, below the error bar reads ❌.
 EFF_GOOD = th.HEALTHY_MIN_EFFICIENCY

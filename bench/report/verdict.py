@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.analysis.diagnose import Diagnosis, Finding
 from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.findings import headline
 from bench.report import cells as c
 
 # Below this speedup over sequential no strategy is worth recommending at this size.
@@ -20,60 +19,6 @@ _PROBLEM = (F.ERROR, F.WARNING)
 RUN_NOISE = 0.1
 # Among tied runs, the one that needs least: the standard library first, Ray last.
 RECOMMEND_ORDER = ("pool", "joblib-loky", "optuna-journal", "islands", "ray")
-
-
-def _gil(e: dict[str, Any]) -> str:
-    cpu, cores = e.get("process_cpu_pct_median"), e.get("usable_cores")
-    if e.get("source") in ("stacks", "kernel"):
-        share = c.pct(e.get("gil_wait_share"))
-        text = (
-            f"had its working Python threads waiting for the GIL {share} of the time"
-            if e.get("source") == "kernel"
-            else f"had {share} of its active Python threads waiting for the GIL"
-        )
-        if cpu is not None:
-            text += f" and the process used {cpu:.0f}% CPU, about one of {cores} cores"
-        return text
-    return (
-        f"squeezed {e.get('trials_in_flight_peak')} concurrent trials into {cpu:.0f}% CPU, about "
-        f"one of {cores} cores (GIL inferred from CPU: no stack samples)"
-    )
-
-
-def headline(f: Finding) -> str:
-    """A finding as a clause: "`run` <headline>" reads as a sentence."""
-    e = f.evidence
-    if f.code == F.THREADS_NOT_PROCESSES:
-        if "trials_in_flight_peak" in e:
-            return f"ran {e['trials_in_flight_peak']} trials at once as threads of one process"
-        n = e.get("active_python_threads_mean")
-        return f"ran its work as {n} busy Python threads of one process"
-    if f.code == F.GIL_BOUND:
-        return _gil(e)
-    if f.code == F.OVERSUBSCRIBED:
-        text = f"had {c.num(e.get('runnable_per_core'))} runnable threads per core"
-        if e.get("throughput_vs_limited") is not None:
-            ratio = c.pct(e["throughput_vs_limited"])
-            text += f" and ran trials at {ratio} of `{e.get('limited_run')}`'s rate"
-        return text
-    if f.code == F.SPIN_WAIT:
-        ratio = c.num(e.get("ratio"))
-        return f"burned {ratio}× the sequential run's CPU per trial without more throughput"
-    if f.code == F.UNDERSUBSCRIBED:
-        return f"left {c.num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
-    if f.code == F.STALLED:
-        return f"made no progress for {c.num(e.get('gap_s'), 0)} s"
-    if f.code == F.STARTUP_DOMINATED:
-        share, startup = c.pct(e.get("share")), c.num(e.get("startup_s"))
-        return f"spent {share} of its wall ({startup} s) starting up"
-    if f.code == F.CONTENDED:
-        busy = c.num(e.get("foreign_cores_mean"))
-        cores = e.get("usable_cores")
-        return f"shared the machine: other processes kept {busy} of {cores} cores busy"
-    if f.code == F.DISPATCH_OVERHEAD:
-        gap, ratio = c.num(e.get("gap_s_median"), 2), c.pct(e.get("ratio"))
-        return f"waited {gap} s between trials, {ratio} of a trial"
-    return "is healthy"
 
 
 def problems(d: Diagnosis, label: str) -> list[Finding]:

@@ -24,6 +24,7 @@ from bench.analysis.diagnose import (
 )
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.findings import REGISTRY, runbook_for, stalled
 from bench.analysis.diagnose.observe import cpu_cores, longest_gap, peak_overlap, runnable_threads
 from bench.errors import ResultsError
 
@@ -226,7 +227,7 @@ def test_stalled_when_no_progress_for_long() -> None:
     # beats until 6.2 s: nothing happens from 6.2 s to 40.2 s
     assert stall.evidence["gap_s"] == pytest.approx(34.0, abs=0.01)
     assert stall.evidence["from_s"] == pytest.approx(6.2, abs=0.01)
-    assert stall.evidence["limit_s"] == th.STALL_MIN_GAP_S
+    assert stall.evidence["limit_s"] == stalled.STALL_MIN_GAP_S
 
 
 def test_short_gaps_are_not_stalls() -> None:
@@ -346,11 +347,22 @@ def test_finding_record() -> None:
     assert F.PRIORITY[-1] == F.HEALTHY and set(F.PRIORITY) == CODES
 
 
-def test_every_threshold_is_documented() -> None:
-    lines = (Path(th.__file__)).read_text().splitlines()
+@pytest.mark.parametrize("path", [th.__file__] + [
+    str(Path(th.__file__).parent / "findings" / f"{spec.code.lower()}.py") for spec in REGISTRY
+], ids=lambda p: Path(p).stem)
+def test_every_threshold_is_documented(path: str) -> None:
+    lines = Path(path).read_text().splitlines()
     for i, line in enumerate(lines):
-        if re.match(r"^[A-Z][A-Z0-9_]+ = ", line):
+        if re.match(r"^[A-Z][A-Z0-9_]+ = [\d(-]", line):
             assert lines[i - 1].startswith("#"), f"{line.split('=')[0].strip()} has no comment"
+
+
+def test_each_finding_is_one_module_of_the_registry() -> None:
+    for spec in REGISTRY:
+        module = sys.modules[f"bench.analysis.diagnose.findings.{spec.code.lower()}"]
+        assert module.CODE == spec.code and module.SPEC is spec
+        assert module.RUNBOOK == runbook_for(spec.code)
+        assert all(rule.__module__ == module.__name__ for rule in spec.rules + spec.live_rules)
 
 
 # --- observation helpers --------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import pytest
 from bench.analysis.diagnose import Recorded, analyse
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.cluster import merge
+from bench.analysis.diagnose.findings import RunContext, gil_bound
 from bench.analysis.diagnose.observe import Observation, StackStats, observe
-from bench.analysis.diagnose.rules import RunContext, gil_bound
 from bench.report import build
 from bench.report.markdown import render
 from bench.report.matrix import rows as matrix_rows
@@ -142,8 +142,8 @@ def test_gil_bound_is_not_judged_from_the_driver_of_a_cluster_run() -> None:
     kw: dict[str, Any] = {"label": "ray", "usable_cores": 4, "stacks": (main,),
                           "busiest_cpu_pct": 100.0}
     ctx = RunContext("ray", "ray", 4)
-    assert gil_bound(Observation(**kw), ctx) is not None  # the same figures on one machine
-    assert gil_bound(Observation(**kw, nodes=2), ctx) is None
+    assert gil_bound.rule(Observation(**kw), ctx) is not None  # the same figures on one machine
+    assert gil_bound.rule(Observation(**kw, nodes=2), ctx) is None
 
 
 def _written_cluster_run(tmp_path: Path) -> Path:

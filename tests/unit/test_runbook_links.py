@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -310,7 +311,8 @@ QUOTES = [
 
 
 # Where the named limits a runbook may quote live.
-LIMIT_MODULES = (thresholds, report_matrix, report_hypotheses)
+LIMIT_MODULES = (thresholds, *(sys.modules[f"bench.analysis.diagnose.findings.{c.lower()}"] for c in sorted(CODES)),
+                 report_matrix, report_hypotheses)
 
 
 def test_runbooks_quote_thresholds() -> None:

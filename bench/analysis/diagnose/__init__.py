@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.diagnose import findings as F
-from bench.analysis.diagnose.findings import CODES, Finding, by_priority, runbook_for
+from bench.analysis.diagnose.findings import CODES, Finding, RunContext, apply, by_priority, runbook_for
 from bench.analysis.diagnose.observe import Observation, observe
 from bench.analysis.diagnose.recorded import Recorded
-from bench.analysis.diagnose.rules import LIVE_RULES, RunContext, apply
 
 __all__ = [
     "CODES",
@@ -158,7 +157,7 @@ def diagnose_samples(samples: Sequence[dict[str, Any]], meta: dict[str, Any]) ->
     notes = [s for s in samples if s.get("kind") == "note"]
     obs = observe(label, [s for s in samples if s.get("kind") != "note"], cores, notes=notes)
     ctx = RunContext(label=label, kind="unknown", workers=1, status="live")
-    return apply(obs, ctx, LIVE_RULES)
+    return apply(obs, ctx, live=True)
 
 
 def run_metrics(results_dir: str | Path | Recorded | Diagnosis) -> dict[str, dict[str, Any]]:

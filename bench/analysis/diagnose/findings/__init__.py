@@ -1,78 +1,102 @@
-"""The named findings a diagnosis produces, each with its evidence, next action and runbook."""
+"""The named findings, one module each (rule, thresholds, evidence, verdict clause, runbook), and
+the registry that orders them root cause first and applies them to a run.
+
+Adding a finding: a module here with CODE, RUNBOOK, its rule(s), headline and SPEC, its place in
+`REGISTRY`, its runbook in runbooks/, and its test.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-THREADS_NOT_PROCESSES = "THREADS_NOT_PROCESSES"
-GIL_BOUND = "GIL_BOUND"
-OVERSUBSCRIBED = "OVERSUBSCRIBED"
-SPIN_WAIT = "SPIN_WAIT"
-UNDERSUBSCRIBED = "UNDERSUBSCRIBED"
-STALLED = "STALLED"
-STARTUP_DOMINATED = "STARTUP_DOMINATED"
-DISPATCH_OVERHEAD = "DISPATCH_OVERHEAD"
-CONTENDED = "CONTENDED"
-HEALTHY = "HEALTHY"
+from bench.analysis.diagnose.findings import (
+    contended,
+    dispatch_overhead,
+    gil_bound,
+    healthy,
+    oversubscribed,
+    spin_wait,
+    stalled,
+    startup_dominated,
+    threads_not_processes,
+    undersubscribed,
+)
+from bench.analysis.diagnose.findings._base import (
+    ERROR,
+    INFO,
+    OK,
+    SEVERITIES,
+    WARNING,
+    Finding,
+    FindingSpec,
+    RunContext,
+    runbook_for,
+)
+
+if TYPE_CHECKING:
+    from bench.analysis.diagnose.observe import Observation
+
+__all__ = [
+    "CODES", "ERROR", "INFO", "OK", "PRIORITY", "REGISTRY", "SEVERITIES", "WARNING", "Finding",
+    "FindingSpec", "RunContext", "apply", "by_priority", "headline", "runbook_for",
+]
 
 # Root causes first: when a run has several findings, the first in this order explains it best
 # (a stall explains everything after it; idle cores are usually a consequence of something else).
-# CONTENDED is about the measurement, not the strategy: other processes took the cores.
-PRIORITY: tuple[str, ...] = (
-    STALLED,
-    GIL_BOUND,
-    THREADS_NOT_PROCESSES,
-    OVERSUBSCRIBED,
-    SPIN_WAIT,
-    STARTUP_DOMINATED,
-    DISPATCH_OVERHEAD,
-    UNDERSUBSCRIBED,
-    CONTENDED,
-    HEALTHY,
+# CONTENDED is about the measurement, not the strategy: other processes took the cores. HEALTHY
+# is judged last, over what the others found.
+REGISTRY: tuple[FindingSpec, ...] = (
+    stalled.SPEC,
+    gil_bound.SPEC,
+    threads_not_processes.SPEC,
+    oversubscribed.SPEC,
+    spin_wait.SPEC,
+    startup_dominated.SPEC,
+    dispatch_overhead.SPEC,
+    undersubscribed.SPEC,
+    contended.SPEC,
+    healthy.SPEC,
 )
+PRIORITY: tuple[str, ...] = tuple(s.code for s in REGISTRY)
 CODES = frozenset(PRIORITY)
+_BY_CODE = {s.code: s for s in REGISTRY}
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
-OK = "ok"
-SEVERITIES = (ERROR, WARNING, INFO, OK)
-
-
-def runbook_for(code: str) -> str:
-    """The stable runbook file name of a finding code, relative to the repository root."""
-    return f"runbooks/{code}.md"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One named diagnosis of one run: what fired, the numbers that fired it, what to do next."""
-
-    code: str
-    severity: str
-    run: str
-    evidence: dict[str, Any]
-    explanation: str
-    action: str
-    runbook: str = field(default="")
-
-    def __post_init__(self) -> None:
-        if self.code not in CODES:
-            raise ValueError(f"unknown finding code {self.code!r}")
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {self.severity!r}")
-        if not self.runbook:
-            object.__setattr__(self, "runbook", runbook_for(self.code))
-
-    @property
-    def rank(self) -> int:
-        return PRIORITY.index(self.code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+THREADS_NOT_PROCESSES = threads_not_processes.CODE
+GIL_BOUND = gil_bound.CODE
+OVERSUBSCRIBED = oversubscribed.CODE
+SPIN_WAIT = spin_wait.CODE
+UNDERSUBSCRIBED = undersubscribed.CODE
+STALLED = stalled.CODE
+STARTUP_DOMINATED = startup_dominated.CODE
+DISPATCH_OVERHEAD = dispatch_overhead.CODE
+CONTENDED = contended.CODE
+HEALTHY = healthy.CODE
 
 
 def by_priority(findings: list[Finding]) -> list[Finding]:
     """Findings ordered root cause first (stable within one code)."""
     return sorted(findings, key=lambda f: f.rank)
+
+
+def headline(f: Finding) -> str:
+    """A finding as a clause: "`run` <headline>" reads as a sentence."""
+    return _BY_CODE[f.code].headline(f.evidence)
+
+
+def apply(obs: Observation, ctx: RunContext, live: bool = False) -> list[Finding]:
+    """Every finding of one run, root cause first. A recorded run gets each finding's run rules
+    and HEALTHY when nothing else applies; a live process (`live`) the rules that can judge
+    samples alone."""
+    out = [
+        f
+        for spec in REGISTRY
+        for rule in (spec.live_rules if live else spec.rules)
+        if (f := rule(obs, ctx)) is not None
+    ]
+    fired = {f.code for f in out}
+    out = [f for f in out if not fired.intersection(_BY_CODE[f.code].explained_by)]
+    if not live:
+        ok = healthy.rule(obs, ctx, out)
+        if ok is not None:
+            out.append(ok)
+    return by_priority(out)

@@ -1,0 +1,102 @@
+"""CONTENDED: Other processes took the cores while the run measured.
+
+The rule, its thresholds, its evidence, its sentence for the verdict and its runbook, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bench.analysis.diagnose.findings._base import (
+    WARNING,
+    Finding,
+    FindingSpec,
+    RunContext,
+    num,
+    r,
+)
+
+if TYPE_CHECKING:
+    from bench.analysis.diagnose.observe import Observation
+
+CODE = "CONTENDED"
+RUNBOOK = "runbooks/CONTENDED.md"
+
+# Mean share of the usable cores kept busy by processes outside the run's tree while its trials
+# ran (machine-wide per-core use minus the tree's CPU; the probes' own CPU counts too, a few %).
+# A quarter of the machine taken by others skews every ratio measured in the run.
+CONTENDED_SHARE_MIN = 0.25
+
+
+def rule(obs: Observation, ctx: RunContext) -> Finding | None:
+    """Other processes took a large share of the usable cores while the trials ran."""
+    if obs.nodes:
+        return _hosts(obs, ctx)
+    share = obs.foreign_share
+    if share is None or share < CONTENDED_SHARE_MIN or obs.foreign_cores_mean is None:
+        return None
+    ev = {
+        "foreign_cores_mean": r(obs.foreign_cores_mean),
+        "usable_cores": obs.usable_cores,
+        "foreign_share": r(share),
+        "run_cpu_cores_mean": r(obs.cpu_cores_mean),
+    }
+    return Finding(
+        CODE,
+        WARNING,
+        ctx.label,
+        ev,
+        "While this run's trials ran, processes outside it kept a mean "
+        f"{obs.foreign_cores_mean:.1f} of {obs.usable_cores} usable cores busy ({share:.0%}; "
+        "machine-wide CPU minus this run's process tree). Its trials competed for the cores, so "
+        "its speed, and every ratio taken against it, reflect that load rather than the strategy.",
+        "Re-run on a quiet machine (stop other jobs; check `uptime` load), or give the run cores "
+        "nobody else uses (taskset, a dedicated VM) before trusting its ratios.",
+    )
+
+
+def _hosts(obs: Observation, ctx: RunContext) -> Finding | None:
+    """CONTENDED on a cluster, host by host: the driver machine's load says nothing of the nodes,
+    and a host's cores are not the Ray CPUs the run's figures count, so the most loaded host is
+    compared with its own cores (its CPU minus its Ray nodes' processes; the probe counts as
+    other, as it does on one machine)."""
+    loads = [h for h in obs.hosts if h.foreign_share is not None]
+    worst = max(loads, key=lambda h: h.foreign_share or 0.0, default=None)
+    if worst is None or worst.foreign_cores_mean is None or worst.foreign_share is None:
+        return None
+    if worst.foreign_share < CONTENDED_SHARE_MIN:
+        return None
+    share = worst.foreign_share
+    ev = {
+        "host": worst.host,
+        "foreign_cores_mean": r(worst.foreign_cores_mean),
+        "usable_cores": worst.cores,
+        "foreign_share": r(share),
+        "ray_nodes_on_host": worst.nodes,
+        "hosts": {h.host: r(h.foreign_share) for h in obs.hosts},
+        "run_cpu_cores_mean": r(obs.cpu_cores_mean),
+    }
+    return Finding(
+        CODE,
+        WARNING,
+        ctx.label,
+        ev,
+        f"While this run's trials ran, processes outside its Ray nodes kept a mean "
+        f"{worst.foreign_cores_mean:.1f} of host {worst.host}'s {worst.cores} cores busy "
+        f"({share:.0%}; the host's CPU minus the processes of its {worst.nodes} Ray node(s)). "
+        "Trials there competed for the cores, so the run's speed, and every ratio taken against "
+        "it, reflect that load rather than the strategy.",
+        f"Re-run with {worst.host} quiet (stop other jobs; check `uptime` load there), or give "
+        "Ray nodes hosts nobody else uses, before trusting the run's ratios.",
+    )
+
+
+def headline(e: Mapping[str, Any]) -> str:
+    """This finding as a clause of the verdict: "`run` <headline>"."""
+    busy = num(e.get("foreign_cores_mean"))
+    cores = e.get("usable_cores")
+    return f"shared the machine: other processes kept {busy} of {cores} cores busy"
+
+
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(rule,))

@@ -1,0 +1,104 @@
+"""OVERSUBSCRIBED: More runnable threads than cores: they take turns and preempt each other.
+
+The rule, its thresholds, its evidence, its sentence for the verdict and its runbook, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bench.analysis.diagnose.findings._base import (
+    ERROR,
+    WARNING,
+    Finding,
+    FindingSpec,
+    RunContext,
+    capacity,
+    num,
+    pct,
+    r,
+)
+
+if TYPE_CHECKING:
+    from bench.analysis.diagnose.observe import Observation
+
+CODE = "OVERSUBSCRIBED"
+RUNBOOK = "runbooks/OVERSUBSCRIBED.md"
+
+# Runnable threads per usable core (median over the work phase) above which threads queue for
+# cores: two per core means each runs half the time at best.
+OVERSUB_THREADS_PER_CORE = 2.0
+# Involuntary context switches per second per usable core: the scheduler preempting runnable
+# threads at the end of their slice. A thread alone on its core sees a handful a second; a run
+# queue of two or more gives hundreds. (GIL hand-offs are voluntary switches and do not count.)
+OVERSUB_INVOL_PER_CORE_S = 50.0
+# Throughput of the unlimited-threads run below this fraction of the thread-limited run of the
+# same strategy (and start method) is the slowdown oversubscription costs.
+OVERSUB_SLOWDOWN = 0.9
+
+
+def rule(obs: Observation, ctx: RunContext) -> Finding | None:
+    """More runnable threads than cores, preemption, and slower than the thread-limited run."""
+    per_core = obs.runnable_per_core
+    threads_high = per_core is not None and per_core >= OVERSUB_THREADS_PER_CORE
+    invol_high = (
+        obs.invol_per_core_s is not None and obs.invol_per_core_s >= OVERSUB_INVOL_PER_CORE_S
+    )
+    ratio = None
+    if ctx.limited is not None and ctx.summary is not None:
+        mine, theirs = ctx.summary.throughput, ctx.limited.throughput
+        if mine and theirs:
+            ratio = mine / theirs
+    slower = ratio is not None and ratio < OVERSUB_SLOWDOWN
+    if not ((threads_high and (invol_high or slower)) or (invol_high and slower)):
+        return None
+    ev: dict[str, Any] = {
+        "runnable_threads_median": r(obs.runnable_threads_median, 1),
+        "runnable_threads_is_floor": obs.runnable_threads_truncated,
+        "usable_cores": obs.usable_cores,
+        "runnable_per_core": r(per_core),
+        "invol_ctx_switches_per_core_s": r(obs.invol_per_core_s, 0),
+        "threads_peak_total": obs.threads_peak_total,
+    }
+    parts = []
+    if per_core is not None:
+        floor = "at least " if obs.runnable_threads_truncated else ""
+        parts.append(
+            f"a median of {floor}{obs.runnable_threads_median:.0f} threads were runnable for "
+            f"{obs.usable_cores} {capacity(obs)} ({per_core:.1f} per core)"
+        )
+    if obs.invol_per_core_s is not None:
+        parts.append(
+            f"the scheduler preempted threads {obs.invol_per_core_s:.0f} times a second per core"
+        )
+    if ratio is not None and ctx.limited is not None:
+        ev.update({"throughput_vs_limited": r(ratio), "limited_run": ctx.limited.label})
+        parts.append(
+            f"throughput was {ratio:.0%} of `{ctx.limited.label}`, the same strategy with "
+            f"{ctx.limited.threads or ctx.limited.threads_policy} thread(s) per worker"
+        )
+    text = "; ".join(parts)
+    return Finding(
+        CODE,
+        ctx.severity_by_efficiency(ERROR if slower else WARNING),
+        ctx.label,
+        ev,
+        text[0].upper() + text[1:] + ". Every worker's libraries (PyTorch intra-op, OpenMP, BLAS) "
+        "start one thread per core, so W workers start W x cores threads that take turns.",
+        "Limit threads per worker to cores // workers before workers start (`--threads auto`: "
+        "torch.set_num_threads, OMP_NUM_THREADS, threadpoolctl); compare "
+        "`bench compare --strategies pool,pool@unlimited`.",
+    )
+
+
+def headline(e: Mapping[str, Any]) -> str:
+    """This finding as a clause of the verdict: "`run` <headline>"."""
+    text = f"had {num(e.get('runnable_per_core'))} runnable threads per core"
+    if e.get("throughput_vs_limited") is not None:
+        ratio = pct(e["throughput_vs_limited"])
+        text += f" and ran trials at {ratio} of `{e.get('limited_run')}`'s rate"
+    return text
+
+
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(rule,))

@@ -1,0 +1,80 @@
+"""UNDERSUBSCRIBED: Usable cores sat idle during the trials.
+
+The rule, its thresholds, its evidence, its sentence for the verdict and its runbook, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bench.analysis.diagnose.findings._base import (
+    Finding,
+    FindingSpec,
+    RunContext,
+    capacity,
+    efficiency_note,
+    num,
+    r,
+)
+
+if TYPE_CHECKING:
+    from bench.analysis.diagnose.observe import Observation
+
+CODE = "UNDERSUBSCRIBED"
+RUNBOOK = "runbooks/UNDERSUBSCRIBED.md"
+
+# Mean CPU use of capacity in the work phase below which a parallel run leaves cores idle.
+UNDER_CPU_SHARE_MAX = 0.6
+
+
+def rule(obs: Observation, ctx: RunContext) -> Finding | None:
+    """A parallel run whose work phase left usable cores idle (idle: not used by anyone)."""
+    share, idle = obs.cpu_share, obs.idle_cores
+    if (
+        not ctx.parallel
+        or share is None
+        or idle is None
+        or obs.cpu_cores_mean is None
+        or share >= UNDER_CPU_SHARE_MAX
+        or idle / obs.usable_cores <= 1 - UNDER_CPU_SHARE_MAX
+    ):
+        return None
+    ev: dict[str, Any] = {
+        "cpu_cores_mean": r(obs.cpu_cores_mean),
+        "usable_cores": obs.usable_cores,
+        "cpu_share": r(share),
+        "idle_cores": r(idle),
+        "workers": ctx.workers,
+        "busy_processes_peak": obs.busy_procs_peak,
+    }
+    if obs.nodes:
+        ev["ray_nodes"] = obs.nodes
+    why = []
+    if ctx.workers < obs.usable_cores:
+        why.append(f"only {ctx.workers} workers for {obs.usable_cores} cores")
+    done = ctx.summary.trials_done if ctx.summary else obs.trials_complete
+    if done and done < 2 * ctx.workers:
+        ev["trials_done"] = done
+        why.append(f"{done} trials for {ctx.workers} workers leave workers waiting at the end")
+    reason = f" ({'; '.join(why)})" if why else ""
+    return Finding(
+        CODE,
+        ctx.severity_by_efficiency(),
+        ctx.label,
+        ev,
+        f"During the trials the run used a mean {obs.cpu_cores_mean:.1f} of {obs.usable_cores} "
+        f"{capacity(obs)} ({share:.0%}); {idle:.1f} cores sat idle{reason}."
+        + efficiency_note(ctx),
+        f"Use one worker per usable core (`--workers {obs.usable_cores}`) and several trials per "
+        "worker (`--trials` at least 4 x workers); if the workers are there but idle, look at the "
+        "other findings of this run (start-up, dispatch).",
+    )
+
+
+def headline(e: Mapping[str, Any]) -> str:
+    """This finding as a clause of the verdict: "`run` <headline>"."""
+    return f"left {num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
+
+
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, explained_by=("STALLED", "GIL_BOUND", "THREADS_NOT_PROCESSES"))
