@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config.labels import START_METHODS, THREAD_POLICIES, base_name, parse_threads
+from bench.config.labels import parse as parse_run
 from bench.errors import ConfigError
+
+__all__ = ["START_METHODS", "THREAD_POLICIES", "Config", "parse_threads", "resolve", "validate"]
 
 MODES = ("loop", "batched")
 SAMPLERS = ("tpe", "random")
-START_METHODS = ("fork", "spawn", "forkserver")
-THREAD_POLICIES = ("auto", "unlimited")
 # Tournament sizes the search space may draw; the population must hold the largest.
 TOURNAMENT_MAX = 8
 # A worker count above this multiple of usable cores is almost always a typo (-w 1280).
@@ -207,27 +209,11 @@ def _positive_or_none(cfg: Config, name: str) -> None:
         raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-def parse_threads(policy: str) -> str | int:
-    """'auto' | 'unlimited' | a positive integer."""
-    if policy in THREAD_POLICIES:
-        return policy
-    try:
-        n = int(policy)
-    except ValueError:
-        raise ConfigError(
-            f"threads must be auto, unlimited or a positive integer, got {policy!r}"
-        ) from None
-    if n < 1:
-        raise ConfigError(f"threads must be a positive integer, got {n}")
-    return n
-
 
 def validate(cfg: Config) -> None:
     """Raise ConfigError for the first bad value; nothing is started before this passes."""
-    from bench.config.labels import parse as parse_run
-
     for label in cfg.strategies:
-        parse_run(label, cfg)
+        parse_run(label, cfg.threads, cfg.start_method)
     if not cfg.strategies:
         raise ConfigError("no strategy given")
     for field, minimum in (
@@ -247,7 +233,7 @@ def validate(cfg: Config) -> None:
             f"population {cfg.population} is smaller than the largest tournament size "
             f"{TOURNAMENT_MAX}; use --population {TOURNAMENT_MAX} or more"
         )
-    islands = any(label.partition("/")[0].partition("@")[0] == "islands" for label in cfg.strategies)
+    islands = any(base_name(label) == "islands" for label in cfg.strategies)
     if islands and cfg.objective is None:
         if cfg.population // cfg.workers < TOURNAMENT_MAX:
             raise ConfigError(
@@ -296,7 +282,7 @@ def _check_study_name(cfg: Config) -> None:
             "--study-name needs --storage (an RDB URL such as postgresql://… or sqlite:///…, "
             "or a journal file path) that every process can reach"
         )
-    bases = [label.partition("/")[0].partition("@")[0] for label in cfg.strategies]
+    bases = [base_name(label) for label in cfg.strategies]
     if bases != ["optuna-journal"]:
         raise ConfigError(
             "--study-name shares one study between processes and only optuna-journal enforces "

@@ -1,11 +1,15 @@
-"""A strategy run inside a compare: `name[@threads][/start_method]`, e.g. `pool@unlimited/spawn`."""
+"""The run-label grammar, `name[@threads][/start_method]` (e.g. `pool@unlimited/spawn`): a leaf that
+the config, the runner, the child and the report all parse labels with, and that needs none of them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bench.config import START_METHODS, Config, parse_threads
 from bench.errors import ConfigError
+
+START_METHODS = ("fork", "spawn", "forkserver")
+THREAD_POLICIES = ("auto", "unlimited")
 
 
 @dataclass(frozen=True)
@@ -18,19 +22,44 @@ class RunSpec:
     start_method: str
 
 
-def parse(label: str, cfg: Config) -> RunSpec:
-    """Split a run label into its parts, filling unset ones from the config."""
-    from bench.strategies import names
-
+def split(label: str) -> tuple[str, str, str]:
+    """(strategy, threads, start method) as written in the label; an unset part is ''."""
     rest, _, start = label.partition("/")
     name, _, threads = rest.partition("@")
-    if name not in names():
-        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(names())}, all")
+    return name, threads, start
+
+
+def parse_threads(policy: str) -> str | int:
+    """'auto' | 'unlimited' | a positive integer."""
+    if policy in THREAD_POLICIES:
+        return policy
+    try:
+        n = int(policy)
+    except ValueError:
+        raise ConfigError(
+            f"threads must be auto, unlimited or a positive integer, got {policy!r}"
+        ) from None
+    if n < 1:
+        raise ConfigError(f"threads must be a positive integer, got {n}")
+    return n
+
+
+def parse(label: str, threads: str, start_method: str, known: Iterable[str] | None = None) -> RunSpec:
+    """Split a run label into its parts, unset ones from the given defaults; `known` strategy
+    names (default: the registry's) are the only ones accepted."""
+    if known is None:
+        from bench.strategies import names
+
+        known = names()
+    known = tuple(known)
+    name, policy, start = split(label)
+    if name not in known:
+        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(known)}, all")
     if start and start not in START_METHODS:
         raise ConfigError(f"unknown start method {start!r} in {label!r}; use {', '.join(START_METHODS)}")
-    policy = str(parse_threads(threads)) if threads else cfg.threads
-    return RunSpec(label=label, strategy=name, threads_policy=policy, start_method=start or cfg.start_method)
+    threads_policy = str(parse_threads(policy)) if policy else threads
+    return RunSpec(label=label, strategy=name, threads_policy=threads_policy, start_method=start or start_method)
 
 
 def base_name(label: str) -> str:
-    return label.partition("/")[0].partition("@")[0]
+    return split(label)[0]

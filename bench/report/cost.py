@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bench.config.labels import split
 from bench.errors import ConfigError, ResultsError
 
 if TYPE_CHECKING:
@@ -292,8 +293,7 @@ class SweepFit:
 
 def _spec(label: str, threads: Any, start_method: Any) -> tuple[str, str, str]:
     """(strategy, thread policy, start method) of a run label, unset parts from its config."""
-    rest, _, start = label.partition("/")
-    name, _, policy = rest.partition("@")
+    name, policy, start = split(label)
     return name, str(policy or threads or "auto"), str(start or start_method or "fork")
 
 

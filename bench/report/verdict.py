@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.analysis.diagnose import Diagnosis, Finding
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.findings import headline
+from bench.config.labels import base_name
 from bench.report import cells as c
 
 # Below this speedup over sequential no strategy is worth recommending at this size.
@@ -39,7 +40,7 @@ def fastest_run(d: Diagnosis) -> str | None:
 
 def _simplicity(label: str) -> tuple[int, int]:
     """Lower is simpler: the strategy's place in RECOMMEND_ORDER, then plain before a variant."""
-    name = label.split("@", 1)[0].split("/", 1)[0]
+    name = base_name(label)
     place = RECOMMEND_ORDER.index(name) if name in RECOMMEND_ORDER else len(RECOMMEND_ORDER)
     return place, int(label != name)
 

@@ -54,7 +54,7 @@ def run_child(run_dir: Path, label: str) -> int:
     cfg = Config.from_dict(meta["config"])
     if os.environ.get(STORAGE_ENV):  # the unmasked URL: run.json holds it with the password masked
         cfg = dataclasses.replace(cfg, storage=os.environ[STORAGE_ENV])
-    spec = parse(label, cfg)
+    spec = parse(label, cfg.threads, cfg.start_method)
     runs_out = rd.appender(RUNS_FILE)
     started = time.time()
     cls = get(spec.strategy)

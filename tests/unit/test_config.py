@@ -42,7 +42,7 @@ def test_variants_keep_their_labels(tmp_path: Path) -> None:
     from bench.config.labels import parse
 
     cfg = resolve({"preset": "smoke", "strategies": "pool@unlimited/spawn", "out": str(tmp_path)}, cwd=tmp_path)
-    spec = parse(cfg.strategies[0], cfg)
+    spec = parse(cfg.strategies[0], cfg.threads, cfg.start_method)
     assert (spec.strategy, spec.threads_policy, spec.start_method) == ("pool", "unlimited", "spawn")
 
 

@@ -264,7 +264,7 @@ def test_bench_command_parses(where: str, argv: list[str]) -> None:
         labels = (getattr(args, "strategies", None) or "").split(",")
         for label in [*labels, getattr(args, "strategy", None)]:
             if label and label != "all":
-                parse_run(label, Config())
+                parse_run(label, Config().threads, Config().start_method)
     except BenchError as exc:
         pytest.fail(f"{where}: `bench {shlex.join(argv)}` is not a valid command: {exc}")
     except SystemExit as exc:  # --help / --version print and exit 0
