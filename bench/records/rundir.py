@@ -155,6 +155,8 @@ def load_meta(path: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{p} is not a corebench results directory (no {RUN_FILE})") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ResultsError(f"cannot read {f}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ResultsError(f"{f} does not hold a JSON object: not a corebench run record")
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ResultsError(

@@ -70,7 +70,8 @@ def load_user_objective(spec: str) -> Objective:
             raise ObjectiveError(f"module {module_name!r} has no attribute {attr!r}")
     if not callable(fn):
         raise ObjectiveError(f"objective {spec!r} is not callable")
-    return fn
+    objective: Callable[[Any], float] = fn
+    return objective
 
 
 def user_search_space(spec: str) -> dict[str, Any] | None:
