@@ -20,7 +20,7 @@ import pytest
 
 from bench.strategies import names
 from bench.trial.execute import CANCELLED, COMPLETE, CRASHED, FAILED, TIMEOUT
-from tests.conftest import RunResult, run_bench
+from tests.support.runs import RunResult, run_bench
 
 OBJ = "tests.scripts.fault_objectives"
 # The runner's grace after the deadline plus start-up/shut-down of a run on 2 busy cores.

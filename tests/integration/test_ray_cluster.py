@@ -25,7 +25,8 @@ from bench.analysis.diagnose import Recorded, analyse
 from bench.cli import main
 from bench.report.nodes import rows
 from probes.ray_nodes import RayNodeProbes
-from tests.conftest import REPO, _exempt_roots
+from tests.support.processes import exempt_roots
+from tests.support.runs import REPO
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -60,10 +61,10 @@ def two_nodes() -> Iterator[Any]:
             # like the session head's: the per-test leftover check skips them, and each test
             # checks for its own processes (trials, probes) itself.
             daemons = {p.pid for p in psutil.Process().children()} - before
-            _exempt_roots.update(daemons)
+            exempt_roots.update(daemons)
             yield cluster
         finally:
-            _exempt_roots.difference_update(daemons)
+            exempt_roots.difference_update(daemons)
             cluster.shutdown()
             shutil.rmtree(temp_dir, ignore_errors=True)
 

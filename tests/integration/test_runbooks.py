@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_runbook_links import Block, all_blocks
+from tests.support.docs import Block, all_blocks
 
 # Smoke settings answer in well under a minute on 2 cores; a loaded machine gets room to spare.
 TIMEOUT_S = 300

@@ -3,7 +3,6 @@ recorded real fixtures (tests/fixtures/<name>/, made by tests/fixtures/make_fixt
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -27,21 +26,12 @@ from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings import REGISTRY, runbook_for, stalled
 from bench.analysis.diagnose.observe import cpu_cores, longest_gap, peak_overlap, runnable_threads
 from bench.errors import ResultsError
+from tests.support import synthetic as S
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL = sorted(p.parent for p in FIXTURES.glob("*/fixture.json"))
 
 
-def _load_synthetic() -> Any:
-    spec = importlib.util.spec_from_file_location("corebench_synthetic", FIXTURES / "synthetic.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _load_synthetic()
 
 
 def recorded(sim: Any, **cfg: Any) -> Recorded:

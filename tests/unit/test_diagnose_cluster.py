@@ -17,7 +17,8 @@ from bench.analysis.diagnose.observe import Observation, StackStats, observe
 from bench.report import build
 from bench.report.markdown import render
 from bench.report.matrix import rows as matrix_rows
-from tests.unit.test_report_nodes import PROBE, A, B, _synthetic, node_sample, proc
+from tests.support import synthetic
+from tests.support.nodes import PROBE, A, B, node_sample, proc
 
 STEP = 0.5
 
@@ -84,7 +85,7 @@ def test_one_node_or_none_is_no_cluster() -> None:
 def _recorded(driver_load: float, nodes: list[dict[str, Any]]) -> Recorded:
     """A sequential baseline and a 4-worker ray run whose driver tree is idle; the driver
     machine's cores are `driver_load` busy (its own nodes' workers, or nothing)."""
-    S = _synthetic()
+    S = synthetic
     sim = S.Sim()
     S.simulate(sim, "sequential", trials=4, trial_s=2.0, cores=4)
     S.simulate(sim, "ray", start=20, workers=4, separate_pids=True, trials=8, trial_s=2.0,
@@ -106,7 +107,7 @@ def _recorded(driver_load: float, nodes: list[dict[str, Any]]) -> Recorded:
                          ids=["driver-machine-idle", "driver-on-a-busy-node-host"])
 def test_driver_tree_does_not_decide_a_cluster_run(driver_load: float,
                                                    driver_finding: str) -> None:
-    t0 = _synthetic().T0 + 20
+    t0 = synthetic.T0 + 20
     # Without node samples the driver's idle tree is all there is, and it misleads.
     alone = analyse(_recorded(driver_load, []))
     assert driver_finding in [f.code for f in alone.findings["ray"]]
@@ -125,7 +126,7 @@ def test_driver_tree_does_not_decide_a_cluster_run(driver_load: float,
 
 
 def test_contended_names_the_busy_host() -> None:
-    t0 = _synthetic().T0 + 20
+    t0 = synthetic.T0 + 20
     samples = [node(A, t, host="alpha") for t in (t0 + k * STEP for k in range(1, 19))]
     samples += [node(B, t + 0.1, host="beta", others=2.0) for t in (t0 + k * STEP
                                                                   for k in range(1, 19))]
@@ -148,7 +149,7 @@ def test_gil_bound_is_not_judged_from_the_driver_of_a_cluster_run() -> None:
 
 def _written_cluster_run(tmp_path: Path) -> Path:
     """The 2-node ray run of `_recorded` (driver idle) saved as a results directory."""
-    S = _synthetic()
+    S = synthetic
     t0 = S.T0 + 20
     rec = _recorded(0.01, cluster(t0, t0 + 9.0))
     return S.write(S.Sim(rec.runs.values(), [t for v in rec.trials.values() for t in v],

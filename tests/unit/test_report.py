@@ -3,10 +3,8 @@ are decided only by their rows, the cost model, plots, links and the `bench repo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +18,13 @@ from bench.report.cost import MeasuredCost, load_catalog
 from bench.report.hypotheses import INCONCLUSIVE, NOT_TESTED, PROVEN, REFUTED, evaluate
 from bench.report.links import repo_root, runbook_link
 from bench.report.markdown import render
+from tests.support import synthetic as S
+from tests.support.report_tables import seconds_cell, section, table_rows, usd_cell
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL = sorted(p.parent for p in FIXTURES.glob("*/fixture.json"))
 
 
-def _load_synthetic() -> Any:
-    name = "corebench_synthetic"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / "synthetic.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _load_synthetic()
 
 
 def markdown(path: Path, **kw: Any) -> str:
@@ -48,26 +35,6 @@ def markdown(path: Path, **kw: Any) -> str:
 @pytest.fixture()
 def seed_dir(tmp_path: Path) -> Path:
     return S.write(S.seed_story(), tmp_path / "seed", S.meta())
-
-
-# --- reading the rendered tables back -------------------------------------------------------------
-def section(md: str, heading: str) -> str:
-    """From `heading` to the next heading of the same or a higher level."""
-    start = md.index(heading)
-    level = heading.split()[0]
-    ends = [md.find(f"\n{'#' * n} ", start + len(heading)) for n in range(1, len(level) + 1)]
-    ends = [e for e in ends if e > 0]
-    return md[start : min(ends) if ends else None]
-
-
-def table_rows(text: str) -> dict[str, list[str]]:
-    """First column (without backticks) -> cells, for every body row of the tables in `text`."""
-    rows = {}
-    for line in text.splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            rows[cells[0].strip("`")] = cells
-    return rows
 
 
 # --- independent recomputation from the raw records -----------------------------------------------
@@ -173,19 +140,13 @@ def check_tables(md: str, path: Path, price: float | None) -> None:
             evals = rec.evaluations_per_trial
             if evals:
                 assert cells[2].endswith(f" · {fig['throughput'] * evals:,.0f} evals/s")
-            assert cells[5] == _seconds(wall)
+            assert cells[5] == seconds_cell(wall)
             if fig.get("core_s") is not None:
                 assert cells[3] == f"{fig['core_s'] / fig['done']:.2f}"
             if price:
-                assert cells[6] == _usd(wall / 3600 * price)
+                assert cells[6] == usd_cell(wall / 3600 * price)
 
 
-def _seconds(v: float) -> str:
-    return f"{v:.1f} s" if v < 120 else f"{v / 60:.1f} min" if v < 7200 else f"{v / 3600:.1f} h"
-
-
-def _usd(v: float) -> str:
-    return f"${v:.4f}" if v < 0.01 else f"${v:.2f}" if v < 100 else f"${v:,.0f}"
 
 
 # --- synthetic: the document ----------------------------------------------------------------------

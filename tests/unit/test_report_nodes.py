@@ -3,8 +3,6 @@ figures (probe left out, workers counted once, means and peaks) and when the rep
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +13,10 @@ from bench.report import build
 from bench.report.markdown import render
 from bench.report.nodes import render as render_nodes
 from bench.report.nodes import rows, without_node
+from tests.support import synthetic as S
+from tests.support.nodes import PROBE, A, B, node_sample, proc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-A, B = "a" * 56, "b" * 56
-PROBE = 900
-
-
-def _synthetic() -> Any:
-    name = "corebench_synthetic"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "synthetic.py")
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-def proc(pid: int, name: str, cpu: float, threads: int) -> dict[str, Any]:
-    return {"pid": pid, "name": name, "cmd": name, "cpu_pct": cpu, "num_threads": threads}
-
-
-def node_sample(node: str, t: float, procs: list[dict[str, Any]], workers: list[int],
-                per_core: list[float], run: str = "ray") -> dict[str, Any]:
-    return {
-        "kind": "node", "run": run, "t": t, "root": 100, "interval": 0.5, "node_id": node,
-        "node_ip": "10.0.0.1", "hostname": "alpha", "ray_cpus": 4.0, "usable_cores": 4,
-        "probe_pid": PROBE, "workers": workers, "per_core": per_core, "procs": procs,
-        "n_procs": len(procs), "n_threads": sum(p["num_threads"] for p in procs),
-        "cpu_pct_total": sum(p["cpu_pct"] for p in procs),
-    }
-
-
 def node_a_samples(run: str = "ray", t0: float = 0.0) -> list[dict[str, Any]]:
     # Listed out of time order on purpose: readers must not rely on file order.
     second = node_sample(A, t0 + 1.0, [
@@ -107,7 +77,6 @@ def test_node_table_cells() -> None:
 
 
 def _report(tmp_path: Path, samples: list[dict[str, Any]], nodes: list[str | None]) -> str:
-    S = _synthetic()
     sim = S.Sim()
     S.simulate(sim, "sequential", workers=1, trials=4)
     S.simulate(sim, "ray", start=20, workers=2, separate_pids=True, trials=4)
@@ -119,7 +88,7 @@ def _report(tmp_path: Path, samples: list[dict[str, Any]], nodes: list[str | Non
 
 
 def test_report_shows_nodes_of_a_run_that_spanned_two(tmp_path: Path) -> None:
-    t0 = _synthetic().T0 + 20
+    t0 = S.T0 + 20
     b = node_sample(B, t0 + 0.5, [proc(200, "raylet", 2, 30), proc(201, "ray::run_trial", 99, 9)],
                     [201], [100, 0, 0, 0])
     md = _report(tmp_path, [*node_a_samples(t0=t0), b], [A, A, B, A])
@@ -132,7 +101,7 @@ def test_report_shows_nodes_of_a_run_that_spanned_two(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("nodes", [[A, A, A, A], [None] * 4], ids=["one-node", "local-no-nodes"])
 def test_no_node_section_for_one_node(tmp_path: Path, nodes: list[str | None]) -> None:
-    t0 = _synthetic().T0 + 20
+    t0 = S.T0 + 20
     samples = node_a_samples(t0=t0) if nodes[0] else []
     md = _report(tmp_path / "with", samples, nodes)
     assert "Ray nodes" not in md

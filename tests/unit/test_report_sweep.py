@@ -16,7 +16,8 @@ from bench.cli import main
 from bench.errors import ResultsError
 from bench.report import build
 from bench.report.markdown import render
-from tests.unit.test_report import S, _seconds, _usd, section, table_rows
+from tests.support import synthetic as S
+from tests.support.report_tables import seconds_cell, section, table_rows, usd_cell
 
 SEQ_RATE = 0.5  # trials/s of the seed story's sequential run
 CATALOG = {"Azure D4as_v7": (4, 0.20), "Azure D128as_v7": (128, 3.50)}
@@ -66,7 +67,7 @@ def assumption(md: str) -> str:
 def cell(speedup: float, vm: str) -> str:
     """A projected cell recomputed from a speedup: sequential rate x speedup, the VM's price."""
     wall = 100 / (SEQ_RATE * speedup)
-    return f"{speedup:.2f}× · {_seconds(wall)} · {_usd(wall / 3600 * CATALOG[vm][1])}"
+    return f"{speedup:.2f}× · {seconds_cell(wall)} · {usd_cell(wall / 3600 * CATALOG[vm][1])}"
 
 
 def test_the_swept_run_is_projected_with_the_fitted_usl(results: Path, tmp_path: Path) -> None:
