@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("bench.cli.report", "regenerate the markdown report from a results directory"),
     "gate": ("bench.cli.gate", "fail (exit 1) when a results directory regresses"),
     "attach": ("bench.cli.attach", "probe a live process: processes, threads, CPU, GIL"),
-    "sweep": ("bench.cli.sweep", "run one strategy at several worker counts and fit a scaling model"),
+    "sweep": ("bench.cli.sweep", "sweep strategies over worker counts, fit a scaling model to each"),
 }
 
 

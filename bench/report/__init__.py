@@ -2,19 +2,21 @@
 
 write_report(results_dir, out=None, price_per_hour=None, prices=None, scaling=None, sweep=None) -> Path
 
-Projections use `scaling` when given; else the fit of a saved sweep (`sweep`, or a `sweep.json`
-inside the results directory) for the run it measured; else the measured-efficiency model.
+Projections use `scaling` when given; else the one projection rule of
+bench.analysis.cost.projection with the saved sweeps (`sweep`, or a `sweep.json` inside the results
+directory) matched to the runs they measured.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.analysis.diagnose import Diagnosis, Recorded, analyse
 from bench.errors import ConfigError, ResultsError
 from bench.report import cost, hypotheses, matrix
-from bench.report.cost import ScalingModel, VmPrice
+from bench.report.cost import ScalingModel
 from bench.report.markdown import ReportParts, render
 
 __all__ = ["REPORT_NAME", "build", "write_report"]
@@ -28,7 +30,7 @@ def build(
     price_per_hour: float | None = None,
     prices: str | Path | None = None,
     scaling: ScalingModel | None = None,
-    sweep: str | Path | None = None,
+    sweep: str | Path | Sequence[str | Path] | None = None,
 ) -> ReportParts:
     """Every table's figures for a diagnosed results directory (no file is written)."""
     if price_per_hour is None:
@@ -38,7 +40,7 @@ def build(
     ):
         raise ConfigError(f"--price-per-hour must be a positive number, got {price_per_hour!r}")
     catalog = cost.load_catalog(prices)
-    model = scaling or scaling_model(d, catalog, sweep)
+    model = scaling or scaling_model(d, sweep)
     measured = []
     for row in matrix.rows(d):
         s = d.recorded.summaries.get(row.label)
@@ -59,7 +61,7 @@ def build(
             )
         )
     base = d.contexts[d.recorded.labels[0]].baseline if d.recorded.labels else None
-    projected = cost.project(measured, catalog, base.throughput if base else None, model)
+    projected = cost.project(measured, catalog.vms, base.throughput if base else None, model)
     return ReportParts(
         diagnosis=d,
         matrix=matrix.rows(d),
@@ -67,7 +69,7 @@ def build(
         measured=measured,
         projected=projected,
         catalog=catalog,
-        catalog_source=str(prices) if prices is not None else "bench/data/prices.toml",
+        catalog_source=catalog.source,
         model=model,
         price_per_hour=None if price_per_hour is None else float(price_per_hour),
         plots={},
@@ -75,29 +77,33 @@ def build(
     )
 
 
-def scaling_model(d: Diagnosis, catalog: list[VmPrice], sweep: str | Path | None = None) -> ScalingModel:
-    """The projection model: the fit of `sweep` (a sweep directory or its sweep.json; a bad one is
-    a ResultsError), else of a sweep saved in the results directory itself (one that does not fit
-    these results is named in the assumption line and left out), else measured efficiency."""
+def scaling_model(d: Diagnosis, sweep: str | Path | Sequence[str | Path] | None = None) -> ScalingModel:
+    """The report's projection rule with its sweeps: those given (`sweep`: sweep directories or
+    sweep.json files; a bad one is a ResultsError), else a sweep.json saved in the results
+    directory (one that does not fit these results is named in the assumption line and left out),
+    else none."""
+    from bench.analysis.cost.sweeps import match
     from bench.analysis.scaling import SWEEP_FILE, load_sweep
 
     rec = d.recorded
-    vcpus = [vm.vcpus for vm in catalog]
+    bases = {lb: str(rec.runs.get(lb, {}).get("strategy") or lb.partition("@")[0].partition("/")[0])
+             for lb in rec.labels}
 
-    def fitted(path: str | Path, shown: str) -> cost.SweepFit:
-        return cost.sweep_model(load_sweep(path), shown, rec.runs, rec.config, rec.machine, vcpus)
+    def fitted(paths: Sequence[tuple[str | Path, str]]) -> cost.DefaultModel:
+        docs = [(load_sweep(p), shown) for p, shown in paths]
+        return cost.DefaultModel(rec.machine, match(docs, rec.runs, rec.config, rec.machine), bases)
 
     if sweep is not None:
-        return fitted(sweep, str(sweep))
+        given = [sweep] if isinstance(sweep, (str, Path)) else list(sweep)
+        return fitted([(p, str(p)) for p in given])
     found = rec.path / SWEEP_FILE if rec.path is not None else None
     if found is None or not found.is_file():
-        return cost.MeasuredEfficiency()
+        return cost.DefaultModel(rec.machine, None, bases)
     try:
-        return fitted(found, f"{SWEEP_FILE} in this results directory")
+        return fitted([(found, f"{SWEEP_FILE} in this results directory")])
     except ResultsError as exc:
-        default = cost.MeasuredEfficiency()
-        default.assumption = f"The sweep saved here was not used: {exc}. {default.assumption}"
-        return default
+        return cost.DefaultModel(rec.machine, None, bases,
+                                 preface=f"The sweep saved here was not used: {exc}.")
 
 
 def write_report(
@@ -106,7 +112,7 @@ def write_report(
     price_per_hour: float | None = None,
     prices: str | Path | None = None,
     scaling: ScalingModel | None = None,
-    sweep: str | Path | None = None,
+    sweep: str | Path | Sequence[str | Path] | None = None,
 ) -> Path:
     """Write the markdown report (default `report.md` in the results directory) and its PNG plots
     beside it; returns the markdown's path. Reads saved files only."""

@@ -1,84 +1,24 @@
-"""Cost model: what 100 trials cost under each strategy, measured here and projected on catalog VMs.
-
-Measured figures come from this results directory alone. Projections go through a ScalingModel;
-the default assumes the measured efficiency holds up to a VM's vCPUs (see its `assumption`). A
-saved `bench sweep` replaces it for the run the sweep measured (`SweepFit`, `sweep_model`): that
-run's speedup on a VM is the sweep's fitted curve at the VM's vCPUs.
-"""
+"""Cost figures of the report: what 100 trials cost under each strategy, measured here, and
+projected on catalog VMs by the one projection rule of bench.analysis.cost.projection (every
+projected figure with its band)."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from bench.config.labels import split
-from bench.errors import ConfigError, ResultsError
+from bench.analysis.cost import projection as pj
+from bench.analysis.cost.catalog import Catalog, VmPrice, load_catalog
+from bench.analysis.cost.projection import Estimate
+from bench.analysis.cost.sweeps import Matched
 
-if TYPE_CHECKING:
-    from bench.analysis.scaling import Prediction
+__all__ = ["TRIALS_PER_QUOTE", "Catalog", "MeasuredCost", "ProjectedCost", "ScalingModel", "VmPrice",
+           "load_catalog", "measured_cost", "project"]
 
 # Cost and wall are quoted per this many completed trials.
 TRIALS_PER_QUOTE = 100
-
-
-@dataclass(frozen=True)
-class VmPrice:
-    """One catalog machine: a name, its vCPUs and its on-demand price."""
-
-    name: str
-    vcpus: int
-    usd_per_hour: float
-
-
-def _parse_catalog(data: dict[str, Any], source: str) -> list[VmPrice]:
-    # A catalog file holds [[vm]] tables; a bench.toml may hold them under [prices].
-    section = data.get("prices", data) if isinstance(data.get("prices"), dict) else data
-    entries = section.get("vm")
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(
-            f"price catalog {source} has no [[vm]] entries (name, vcpus, usd_per_hour)"
-        )
-    out = []
-    for i, e in enumerate(entries, 1):
-        if not isinstance(e, dict):
-            raise ConfigError(f"price catalog {source}: entry {i} is not a table")
-        name, vcpus, price = e.get("name"), e.get("vcpus"), e.get("usd_per_hour")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"price catalog {source}: entry {i} needs a name")
-        if isinstance(vcpus, bool) or not isinstance(vcpus, int) or vcpus < 1:
-            raise ConfigError(
-                f"price catalog {source}: {name}: vcpus must be a positive integer, got {vcpus!r}"
-            )
-        if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
-            raise ConfigError(
-                f"price catalog {source}: {name}: usd_per_hour must be a positive number, "
-                f"got {price!r}"
-            )
-        out.append(VmPrice(name.strip(), vcpus, float(price)))
-    return out
-
-
-def load_catalog(path: str | Path | None = None) -> list[VmPrice]:
-    """The VMs of a catalog file, or of the catalog shipped in bench/data/prices.toml."""
-    try:
-        if path is None:
-            text = resources.files("bench").joinpath("data/prices.toml").read_text()
-            source = "bench/data/prices.toml"
-        else:
-            source = str(path)
-            text = Path(path).read_text()
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"price catalog {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read price catalog {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in price catalog {path}: {exc}") from None
-    return _parse_catalog(data, source)
 
 
 @dataclass(frozen=True)
@@ -100,257 +40,177 @@ class MeasuredCost:
 
 @dataclass(frozen=True)
 class ProjectedCost:
-    """One run's strategy on one catalog VM, projected by a ScalingModel (not measured)."""
+    """One run's strategy on one catalog VM, projected (not measured): each figure with its band
+    (low, high); wall and cost bands follow from the speedup band."""
 
     label: str
     vm: VmPrice
-    speedup: float | None
-    wall_per_quote_s: float | None
-    usd_per_quote: float | None
+    estimate: Estimate | None
+    wall_per_quote_s: tuple[float, float, float] | None  # (central, low, high)
+    cost_per_quote: tuple[float, float, float] | None  # in vm.currency
+
+    @property
+    def speedup(self) -> float | None:
+        return None if self.estimate is None else self.estimate.speedup
 
 
 class ScalingModel(Protocol):
-    """How a strategy's speedup over sequential grows with cores; replaceable by a fitted curve."""
+    """How a run's speedup over sequential is projected on a VM; the report's default is the one
+    rule of bench.analysis.cost.projection (`DefaultModel`)."""
 
     name: str
     assumption: str
 
-    def speedup(self, run: MeasuredCost, vcpus: int) -> float | None: ...
-
-
-class MeasuredEfficiency:
-    """Default projection: measured efficiency held constant for process strategies; no growth
-    for threads and the sequential baseline (one interpreter: the measured point is all we know)."""
-
-    name = "measured efficiency"
-    # The rule alone, for a model that applies it to some runs only (SweepFit).
-    rules = (
-        "A VM's core is as fast as one here (the sequential run's trials per second); "
-        "process-based strategies (pool, joblib-loky, ray, islands, optuna-journal) run one worker "
-        "per vCPU at the useful efficiency measured here, capped at 100%, so speedup = efficiency "
-        "x vCPUs; thread-based strategies keep the speedup measured here, up to the vCPUs (their "
-        "trials share one interpreter, and this run gives no evidence they would scale further); "
-        "sequential stays at 1x. Start-up is left out."
-    )
-    assumption = (
-        f"Projected, not measured. {rules} A fitted scaling curve replaces this for the run it was "
-        "measured for: `bench report RESULTS_DIR --sweep SWEEP_DIR`."
-    )
-
-    def speedup(self, run: MeasuredCost, vcpus: int) -> float | None:
-        if run.kind == "inline":
-            return 1.0
-        if run.kind == "threads":
-            return None if run.speedup is None else min(run.speedup, float(vcpus))
-        if run.kind in ("processes", "ray") and run.efficiency is not None:
-            # An efficiency above 100% here means a slower baseline, not a faster worker.
-            return min(run.efficiency, 1.0) * vcpus
-        return None
+    def estimate(self, run: MeasuredCost, vm: VmPrice) -> Estimate | None: ...
 
 
 def measured_cost(
-    label: str,
-    kind: str,
-    workers: int,
-    trials_done: int,
-    throughput: float | None,
-    startup: float | None,
-    speedup: float | None,
-    efficiency: float | None,
-    core_s_per_trial: float | None,
-    price_per_hour: float | None,
+    label: str, kind: str, workers: int, trials_done: int, throughput: float | None,
+    startup: float | None, speedup: float | None, efficiency: float | None,
+    core_s_per_trial: float | None, price_per_hour: float | None,
 ) -> MeasuredCost:
     wall = None
     if throughput:
         wall = (startup or 0.0) + TRIALS_PER_QUOTE / throughput
     usd = None if wall is None or price_per_hour is None else wall / 3600.0 * price_per_hour
-    return MeasuredCost(
-        label,
-        kind,
-        workers,
-        trials_done,
-        throughput,
-        startup,
-        speedup,
-        efficiency,
-        core_s_per_trial,
-        wall,
-        usd,
-    )
+    return MeasuredCost(label, kind, workers, trials_done, throughput, startup, speedup, efficiency,
+                        core_s_per_trial, wall, usd)
 
 
 def project(
-    runs: Sequence[MeasuredCost],
-    catalog: Sequence[VmPrice],
-    baseline_throughput: float | None,
-    model: ScalingModel | None = None,
+    runs: Sequence[MeasuredCost], catalog: Sequence[VmPrice], baseline_throughput: float | None,
+    model: ScalingModel,
 ) -> list[ProjectedCost]:
-    """Every run on every catalog VM: trials/s = sequential trials/s x the model's speedup."""
-    model = model or MeasuredEfficiency()
+    """Every run on every catalog VM: trials/s = sequential trials/s x the projected speedup."""
     out = []
     for run in runs:
         for vm in catalog:
-            sp = model.speedup(run, vm.vcpus) if baseline_throughput else None
-            wall = (
-                TRIALS_PER_QUOTE / (baseline_throughput * sp)
-                if sp and baseline_throughput
-                else None
-            )
-            usd = None if wall is None else wall / 3600.0 * vm.usd_per_hour
-            out.append(ProjectedCost(run.label, vm, sp, wall, usd))
+            est = model.estimate(run, vm) if baseline_throughput else None
+            if est is None or not baseline_throughput or est.low <= 0:
+                out.append(ProjectedCost(run.label, vm, est, None, None))
+                continue
+            # Higher speedup, shorter wall: the band's ends swap.
+            wall = tuple(TRIALS_PER_QUOTE / (baseline_throughput * s)
+                         for s in (est.speedup, est.high, est.low))
+            cost = tuple(w / 3600.0 * vm.price_per_hour for w in wall)
+            out.append(ProjectedCost(run.label, vm, est, wall, cost))  # type: ignore[arg-type]
     return out
 
 
 MODEL_NAMES = {"usl": "USL", "amdahl": "Amdahl"}
-# Settings of the search that change how long a trial is, and with it how dispatch weighs.
-_WORKLOAD_KEYS = ("objective", "mode", "population", "generations", "seeds")
 
 
 def _x(v: float) -> str:
-    return f"{v:.1f}x" if v < 100 else f"{v:.0f}x"
+    """A projected speedup to the precision its band allows: 9.85 -> 9.8×, 20.1 -> 20×."""
+    return f"{v:.1f}×" if v < 10 else f"{v:.0f}×"
 
 
-class SweepFit:
-    """Projection from a saved `bench sweep`: the run the sweep measured (same strategy, thread
-    policy and start method) gets the fitted curve's speedup at the VM's vCPUs; every other run
-    keeps `fallback`, and the assumption line says which is which."""
+def band_text(est: Estimate) -> str:
+    """"9.8× (6.3–20×)": a projected speedup always with its band."""
+    if est.method == pj.BASELINE:
+        return "1.00× (baseline)"
+    if est.method == pj.HELD:
+        return f"{est.speedup:.2f}× (held, not scaled)"
+    return f"{_x(est.speedup)} ({_x(est.low)[:-1]}–{_x(est.high)})"
 
-    def __init__(
-        self,
-        sweep: Mapping[str, Any],
-        label: str,
-        source: str,
-        vcpus: Sequence[int],
-        fallback: ScalingModel | None = None,
-        others: Sequence[str] = (),
-        notes: Sequence[str] = (),
-    ) -> None:
-        self.sweep = sweep
-        self.label = label
-        self.fallback = fallback or MeasuredEfficiency()
-        self._at: dict[int, Prediction] = {}
-        shown = sorted(set(vcpus))
-        preds = [self.prediction(v) for v in shown]
-        if not preds or any(p.speedup is None for p in preds):
-            why = "; ".join(str(n) for n in sweep.get("notes") or []) or "no fit"
-            raise ResultsError(
-                f"sweep {source} has no fitted scaling model ({why}); rerun `bench sweep` "
-                "with worker counts that complete trials, at least two"
-            )
-        model = MODEL_NAMES.get(preds[0].model, preds[0].model)
-        strategy = str(sweep.get("strategy"))
-        workers = ",".join(str(w) for w in sweep.get("fitted_workers") or [])
-        top = max((int(w) for w in sweep.get("fitted_workers") or []), default=0)
-        at = ", ".join(f"at {p.cores} cores {_x(p.speedup or 0.0)} {self._band(p, top)}" for p in preds)
-        extrapolated = [p.cores for p in preds if p.extrapolated]
-        self.name = f"{model} fit of the `{strategy}` sweep for `{label}`; {self.fallback.name} for the other runs"
-        text = [
-            "Projected, not measured.",
-            f"`{label}`: projected with the {model} fit of the `{strategy}` sweep ({workers} "
-            f"workers, `{source}`): speedup {at}.",
-            "The fit's speedup over one worker is taken as the speedup over this run's sequential "
-            "baseline, one worker per vCPU; start-up is left out.",
-        ]
-        if extrapolated:
+
+class DefaultModel:
+    """The report's projection rule with the sweeps matched to its runs; `name` and `assumption`
+    say which row used which model."""
+
+    def __init__(self, machine: Mapping[str, Any], matched: Matched | None = None,
+                 base_names: Mapping[str, str] | None = None, preface: str = "") -> None:
+        self.matched = matched or Matched({}, {}, ())
+        self.machine = pj.Machine.from_record(machine)
+        self.rule = pj.Projection(self.machine, self.matched.curves, base_names)
+        self.preface = preface
+        if self.matched.curves:
+            fits = ", ".join(f"`{lb}`" for lb in self.matched.curves)
+            self.name = f"sweep shape of {fits} × each run's measured efficiency"
+        else:
+            self.name = "measured efficiency held, band to the two-point Amdahl law"
+        self.assumption = ""
+
+    def estimate(self, run: MeasuredCost, vm: VmPrice) -> Estimate | None:
+        return self.rule.estimate(run, vm)
+
+    def describe(self, est: Estimate | None) -> str:
+        """The model column of a row: which rule and which curve gave its figures."""
+        if est is None:
+            return "not projected: no speedup measured"
+        if est.method == pj.BASELINE:
+            return "baseline (1×)"
+        if est.method == pj.HELD:
+            return "measured speedup held (one interpreter)"
+        if est.method == pj.EFFICIENCY_HELD:
+            return "efficiency held; band: two-point Amdahl"
+        curve = self.matched.curves[est.shape_of or ""]
+        model = MODEL_NAMES.get(curve.model(), curve.model())
+        workers = ",".join(map(str, curve.workers()))
+        whose = "own sweep" if est.method == pj.OWN_FIT else f"shape of `{est.shape_of}` sweep"
+        return f"{model} fit, {whose} ({workers} workers) × own efficiency"
+
+    def explain(self, used: Sequence[str], catalog_cores_known: bool) -> str:
+        """The assumption line under the table."""
+        m = self.machine
+        smt = {True: "SMT on", False: "no SMT", None: "SMT unknown"}[m.smt]
+        text = [self.preface, "Projected, not measured.",
+                "A VM's core is taken as fast as one here (the sequential run's trials per second); "
+                "start-up is left out. CPU-bound process strategies (pool, joblib-loky, ray, islands, "
+                "optuna-journal) scale with the VM's physical cores, one worker per core, not with "
+                "its vCPUs: a second worker on an SMT sibling adds little to CPU-bound work. "
+                f"This machine: {m.physical_cores or '?'} physical of {m.logical_cores or '?'} "
+                f"logical cores, {smt}"
+                + ("; with SMT on, the efficiency measured here is per physical core used."
+                   if m.smt else "; each worker here had a core of its own.")]
+        if not catalog_cores_known:
+            text.append("A VM whose physical cores the catalog does not know is projected at "
+                        "vCPUs / 2 (SMT assumed) and its band reaches to the figure at all vCPUs.")
+        if pj.EFFICIENCY_HELD in used:
             text.append(
-                f"{', '.join(map(str, extrapolated))} cores extrapolate beyond the {top} workers "
-                "measured: read them as an upper end (memory bandwidth, NUMA and SMT limits are "
-                "not in the fit)."
-            )
-        text += list(notes)
-        rest = ", ".join(f"`{o}`" for o in others if o != label)
-        if rest:
-            rules = getattr(self.fallback, "rules", self.fallback.assumption)
-            text.append(f"Other runs ({rest}): {self.fallback.name}, not the fit. {rules}")
-        self.assumption = " ".join(text)
+                "No sweep: every process row keeps its measured useful efficiency (capped at 100%) "
+                "on each physical core; its band runs down to the Amdahl law through the same run's "
+                f"two worker counts (sequential and W workers), whose W-worker speedup is moved "
+                f"±{pj.EXACT_SENSITIVITY:.0%}: two points cannot tell linear scaling from a serial "
+                "part, so read the upper end as a best case.")
+        if pj.OWN_FIT in used or pj.SHAPE in used:
+            srcs = "; ".join(f"`{lb}`: {self.matched.sources[lb]}" for lb in self.matched.curves)
+            text.append(
+                "Every process row takes the shape of a fitted sweep curve (its own sweep's, else "
+                "its base strategy's, else the first sweep's: the model column says which) and its "
+                "level from its own useful efficiency at its W workers in this run: S(n) = fit(n) × "
+                "efficiency here / fit's efficiency at W, so runs that measured the same efficiency "
+                "side by side project the same speedup. Band: the fit's 95% band, or for an exact "
+                f"fit (as many worker counts as parameters) what a ±{pj.EXACT_SENSITIVITY:.0%} move "
+                f"of its top point does. Sweeps: {srcs}. Core counts beyond the largest swept count "
+                "extrapolate: memory bandwidth, NUMA and SMT limits are not in the fit.")
+        if pj.HELD in used:
+            text.append("Thread strategies keep the speedup measured here: their trials share one "
+                        "interpreter and this run gives no evidence they would scale further.")
+        text += list(self.matched.notes)
+        return " ".join(t for t in text if t)
 
-    def _band(self, p: Prediction, top: int) -> str:
-        if p.low is not None and p.high is not None:
-            return f"[band {p.low:.1f}–{p.high:.1f}]"
-        from bench.analysis.scaling import EXACT_SENSITIVITY, exact_sensitivity
 
-        moved = exact_sensitivity(self.sweep, p.cores)
-        if moved is None:
-            return "[no band: exact fit]"
-        return (
-            f"[no band: exact fit; {_x(moved[0])}–{_x(moved[1])} if the {top}-worker speedup "
-            f"were {EXACT_SENSITIVITY:.0%} lower or higher]"
+def catalog_notes(catalog: Catalog, today: Any) -> list[str]:
+    """One line per catalog entry: region, kind, price, date and source; stale and unverified
+    entries flagged."""
+    out = []
+    for vm in catalog.vms:
+        cores = "physical cores unknown" if vm.physical_cores is None else (
+            f"{vm.physical_cores} physical cores" + (" (SMT)" if vm.smt else " (no SMT)"))
+        flags = []
+        if not vm.verified:
+            flags.append("⚠️ unverified price: no source cited")
+        if vm.stale(today):
+            flags.append(f"⚠️ price over a year old ({vm.age_days(today)} days)")
+        src = vm.source if vm.verified else "unverified"
+        out.append(
+            f"- {vm.name}: {vm.vcpus} vCPUs, {cores}; {vm.price_per_hour:g} {vm.currency}/h "
+            f"{vm.kind}, region {vm.region}, as of {vm.as_of.isoformat()}; source: {src}"
+            + (f" — {'; '.join(flags)}" if flags else "")
         )
-
-    def prediction(self, vcpus: int) -> Prediction:
-        """The sweep's combined prediction (central model and band) at `vcpus` cores."""
-        from bench.analysis.scaling import speedup_at
-
-        if vcpus not in self._at:
-            self._at[vcpus] = speedup_at(self.sweep, vcpus)
-        return self._at[vcpus]
-
-    def speedup(self, run: MeasuredCost, vcpus: int) -> float | None:
-        if run.label != self.label:
-            return self.fallback.speedup(run, vcpus)
-        return self.prediction(vcpus).speedup
+    return out
 
 
-def _spec(label: str, threads: Any, start_method: Any) -> tuple[str, str, str]:
-    """(strategy, thread policy, start method) of a run label, unset parts from its config."""
-    name, policy, start = split(label)
-    return name, str(policy or threads or "auto"), str(start or start_method or "fork")
-
-
-def _describe(spec: tuple[str, str, str]) -> str:
-    return f"{spec[0]} with threads {spec[1]}, start method {spec[2]}"
-
-
-def sweep_model(
-    sweep: Mapping[str, Any],
-    source: str,
-    runs: Mapping[str, Mapping[str, Any]],
-    config: Mapping[str, Any],
-    machine: Mapping[str, Any],
-    vcpus: Sequence[int],
-    fallback: ScalingModel | None = None,
-) -> SweepFit:
-    """The SweepFit for a results directory (its `runs` records, run config and machine), applied
-    to the run the sweep measured; ResultsError when the results hold no such run."""
-    swept_cfg = sweep.get("config") or {}
-    swept = _spec(str(sweep.get("strategy") or "?"), swept_cfg.get("threads"), swept_cfg.get("start_method"))
-    specs = {
-        label: (
-            str(rec.get("strategy") or _spec(label, None, None)[0]),
-            str(rec.get("threads_policy") or _spec(label, config.get("threads"), None)[1]),
-            str(rec.get("start_method") or _spec(label, None, config.get("start_method"))[2]),
-        )
-        for label, rec in runs.items()
-    }
-    match = next((label for label, spec in specs.items() if spec == swept), None)
-    if match is None:
-        same = [(label, spec) for label, spec in specs.items() if spec[0] == swept[0]]
-        if same:
-            have = ", ".join(f"`{label}` ({_describe(spec)})" for label, spec in same)
-            raise ResultsError(
-                f"sweep {source} measured {_describe(swept)}; the results have {have}: a fit "
-                f"carries over only to the same thread policy and start method (sweep that "
-                f"variant: bench sweep --strategy {same[0][0]})"
-            )
-        raise ResultsError(
-            f"sweep {source} measured `{swept[0]}`, which is not a run in these results "
-            f"(runs: {', '.join(runs) or 'none'}); pass a sweep of one of them"
-        )
-    notes = []
-    theirs, ours = (sweep.get("machine") or {}).get("id"), machine.get("id")
-    if theirs and ours and theirs != ours:
-        notes.append(
-            f"The sweep ran on another machine (fingerprint `{theirs}`, these results `{ours}`): "
-            "its curve is applied to this machine's sequential rate."
-        )
-    differ = [
-        f"{k} {swept_cfg.get(k)} vs {config.get(k)}" for k in _WORKLOAD_KEYS
-        if k in swept_cfg and k in config and swept_cfg.get(k) != config.get(k)
-    ]
-    if differ:
-        notes.append(
-            f"The sweep searched another workload ({'; '.join(differ)}): trial length changes how "
-            "much dispatch and start-up weigh, so the fit may not carry over."
-        )
-    return SweepFit(sweep, match, source, vcpus, fallback, others=list(runs), notes=notes)
-
+def catalog_path(prices: str | Path | None) -> str:
+    return str(prices) if prices is not None else "bench/data/prices.toml"

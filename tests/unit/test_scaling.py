@@ -26,9 +26,10 @@ from bench.analysis.scaling import (
     usl,
 )
 from bench.cli import main
-from bench.cli.sweep import default_worker_counts, parse_worker_counts, render_markdown, write_plot
+from bench.cli.sweep import default_worker_counts, parse_strategies, parse_worker_counts
 from bench.config import Config
 from bench.errors import ConfigError, ResultsError
+from bench.report.sweep import render_markdown, write_plot
 from bench.run import calibrate
 
 COUNTS = (1, 2, 4, 8, 16, 32)
@@ -251,7 +252,7 @@ def test_superlinear_points_are_flagged_not_trusted() -> None:
 
 
 def test_run_notes_flag_short_trials_and_changing_thread_counts() -> None:
-    from bench.cli.sweep import _run_notes
+    from bench.run.sweep import run_notes as _run_notes
 
     runs = [{"workers": 1, "status": "ok", "threads": 2, "trial_mean_s": 0.05},
             {"workers": 2, "status": "ok", "threads": 1, "trial_mean_s": 0.04}]
@@ -276,8 +277,7 @@ def test_bounds_hold_for_superlinear_and_retrograde_data() -> None:
 
 def _sweep_doc(tmp_path: Path) -> dict[str, object]:
     an = analyze([(1, 2.0), (2, 3.6)], cores=(4, 128))
-    return {"schema_version": scaling.SWEEP_SCHEMA_VERSION, "kind": scaling.SWEEP_KIND,
-            "strategy": "pool", **an.to_dict()}
+    return {"schema_version": 1, "kind": scaling.SWEEP_KIND, "strategy": "pool", **an.to_dict()}
 
 
 def test_load_sweep_reads_a_directory_or_file_and_checks_the_version(tmp_path: Path) -> None:
@@ -285,6 +285,16 @@ def test_load_sweep_reads_a_directory_or_file_and_checks_the_version(tmp_path: P
     (tmp_path / "sweep.json").write_text(json.dumps(doc))
     assert scaling.load_sweep(tmp_path)["strategy"] == "pool"
     assert scaling.load_sweep(tmp_path / "sweep.json")["fits"]["amdahl"]["status"] == EXACT
+    assert scaling.strategy_sweeps(scaling.load_sweep(tmp_path))["pool"]["fits"] == doc["fits"]
+    two = {"schema_version": 2, "kind": scaling.SWEEP_KIND, "config": {"threads": "1"},
+           "machine": {"id": "m"}, "sweeps": {"pool": {"runs": [], **doc}, "ray": {"runs": []}}}
+    (tmp_path / "two.json").write_text(json.dumps(two))
+    per = scaling.strategy_sweeps(scaling.load_sweep(tmp_path / "two.json"))
+    assert list(per) == ["pool", "ray"] and per["pool"]["fits"] == doc["fits"]
+    assert per["ray"]["config"] == {"threads": "1"} and per["ray"]["strategy"] == "ray"
+    (tmp_path / "flat2.json").write_text(json.dumps({**doc, "schema_version": 2}))
+    with pytest.raises(ResultsError, match="holds no per-strategy sweeps"):
+        scaling.load_sweep(tmp_path / "flat2.json")
     (tmp_path / "old.json").write_text(json.dumps({**doc, "schema_version": 0}))
     with pytest.raises(ResultsError, match="re-run `bench sweep`"):
         scaling.load_sweep(tmp_path / "old.json")
@@ -293,19 +303,6 @@ def test_load_sweep_reads_a_directory_or_file_and_checks_the_version(tmp_path: P
         scaling.load_sweep(tmp_path / "other.json")
     with pytest.raises(ResultsError, match="no sweep at"):
         scaling.load_sweep(tmp_path / "missing")
-
-
-def test_catalog_cores_from_the_price_file_else_defaults(tmp_path: Path) -> None:
-    prices = tmp_path / "prices.toml"
-    prices.write_text('[[vm]]\nname = "a"\nvcpus = 8\nusd_per_hour = 0.4\n'
-                      '[[vm]]\nname = "b"\nvcpus = 96\nusd_per_hour = 4.0\n'
-                      '[[vm]]\nname = "c"\nvcpus = 8\nusd_per_hour = 0.5\n')
-    assert scaling.catalog_cores(prices) == ((8, 96), "price catalog prices.toml")
-    cores, source = scaling.catalog_cores(tmp_path / "none.toml")
-    assert cores == scaling.DEFAULT_CORES and "no price catalog" in source
-    prices.write_text("not = [toml")
-    cores, source = scaling.catalog_cores(prices)
-    assert cores == scaling.DEFAULT_CORES and "unreadable" in source
 
 
 def test_markdown_and_plot_render_from_a_saved_sweep(tmp_path: Path) -> None:
@@ -319,10 +316,10 @@ def test_markdown_and_plot_render_from_a_saved_sweep(tmp_path: Path) -> None:
                   "throughput": p.throughput} for p in an.points],
         **an.to_dict(),
     }
-    md = render_markdown(doc, an)
+    md = render_markdown(doc, {"pool": an})
     assert "| usl |" in md and "| 128 * |" in md and "95% band" in md
     assert "Reproduce: `bench sweep --strategy pool --workers 1,2,4,8`" in md
-    write_plot(tmp_path / "sweep.png", an, "pool")
+    write_plot(tmp_path / "sweep.png", {"pool": an})
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -374,6 +371,23 @@ def test_worker_counts_are_parsed_sorted_and_checked() -> None:
     for bad in ("1,x", "0,1", "1,2,2", "4", "1,,2"):
         with pytest.raises(ConfigError):
             parse_worker_counts(bad)
+    assert parse_strategies(" pool, joblib-loky ,pool@unlimited/spawn") == (
+        "pool", "joblib-loky", "pool@unlimited/spawn")
+
+
+def test_worker_counts_are_interleaved_across_strategies() -> None:
+    from bench.run.sweep import interleave
+
+    order = interleave(("pool", "joblib-loky", "ray"), (1, 2, 4))
+    assert order == [("pool", 1), ("joblib-loky", 1), ("ray", 1),
+                     ("ray", 2), ("joblib-loky", 2), ("pool", 2),
+                     ("pool", 4), ("joblib-loky", 4), ("ray", 4)]
+    assert sorted(c for lb, c in order if lb == "ray") == [1, 2, 4]
+    # Over an even number of counts every strategy sits, on average, at the same place in the
+    # sweep: a slow drift of the machine weighs on each alike.
+    even = interleave(("pool", "joblib-loky", "ray"), (1, 2, 4, 8))
+    places = {lb: sum(i for i, (x, _) in enumerate(even) if x == lb) for lb in ("pool", "joblib-loky", "ray")}
+    assert len(set(places.values())) == 1
 
 
 BAD_SWEEPS = [
@@ -382,11 +396,14 @@ BAD_SWEEPS = [
     ["--strategy", "pool", "--workers", "2"],
     ["--strategy", "pool", "--workers", "1,a"],
     ["--strategy", "sequential", "--workers", "1,2"],
-    ["--strategy", "pool,ray", "--workers", "1,2"],
+    ["--strategies", "pool,pool", "--workers", "1,2"],
+    ["--strategies", "pool,sequential", "--workers", "1,2"],
+    ["--strategies", ",", "--workers", "1,2"],
+    ["--strategy", "pool", "--strategies", "ray", "--workers", "1,2"],
     ["--strategy", "all", "--workers", "1,2"],
     ["--strategy", "nope", "--workers", "1,2"],
     ["--strategy", "pool", "--workers", "1,64"],  # > 4x the cores without --force
-    ["--workers", "1,2"],  # --strategy is required
+    ["--workers", "1,2"],  # --strategy or --strategies is required
 ]
 
 

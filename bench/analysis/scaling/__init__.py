@@ -1,6 +1,53 @@
-"""Scaling models fitted to a worker sweep (`models`) and the sweep file they are fitted from
-(`sweep`); the names below are the package's public API."""
+"""Scaling models fitted to a worker sweep (`models`: Amdahl, USL, bands) and the sweep file they
+are fitted from (`sweep`: points, analysis, loading a saved sweep.json)."""
 
 from __future__ import annotations
 
-from bench.analysis.scaling.models import *  # noqa: F403
+from bench.analysis.scaling.models import (
+    BAND_DRAWS,
+    BAND_LEVEL,
+    BAND_METHOD,
+    BAND_SEED,
+    BOUND_TOL,
+    EXACT,
+    FITTED,
+    MODELS,
+    NOT_FITTED,
+    ModelFit,
+    Param,
+    Point,
+    Prediction,
+    ScalingInputError,
+    amdahl,
+    curve_band,
+    fit,
+    fit_amdahl,
+    fit_usl,
+    not_fitted,
+    predict,
+    usl,
+)
+from bench.analysis.scaling.sweep import (
+    DEFAULT_CORES,
+    EXACT_SENSITIVITY,
+    SUPERLINEAR,
+    SWEEP_FILE,
+    SWEEP_KIND,
+    SWEEP_SCHEMA_VERSION,
+    ScalingAnalysis,
+    SweepPoint,
+    analyze,
+    exact_sensitivity,
+    load_sweep,
+    speedup_at,
+    strategy_sweeps,
+)
+
+__all__ = [
+    "BAND_DRAWS", "BAND_LEVEL", "BAND_METHOD", "BAND_SEED", "BOUND_TOL", "DEFAULT_CORES", "EXACT",
+    "EXACT_SENSITIVITY", "FITTED", "MODELS", "NOT_FITTED", "SUPERLINEAR", "SWEEP_FILE", "SWEEP_KIND",
+    "SWEEP_SCHEMA_VERSION", "ModelFit", "Param", "Point", "Prediction", "ScalingAnalysis",
+    "ScalingInputError", "SweepPoint", "amdahl", "analyze", "curve_band", "exact_sensitivity",
+    "fit", "fit_amdahl", "fit_usl", "load_sweep", "not_fitted", "predict", "speedup_at", "strategy_sweeps",
+    "usl",
+]

@@ -21,34 +21,27 @@ point estimate), so it covers both parameter noise and the disagreement between 
 what dominates extrapolation from a few workers to 128. Draws use a fixed seed: same data, same
 band.
 
-Everything here is a pure function of plain data except `load_sweep` and `catalog_cores`, which read
-one file each.
+
+Everything here is a pure function of plain data; the sweep file they are fitted from is
+`bench.analysis.scaling.sweep`.
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import BenchError, ResultsError
+from bench.errors import BenchError
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-SWEEP_FILE = "sweep.json"
-SWEEP_KIND = "corebench-sweep"
-SWEEP_SCHEMA_VERSION = 1
-DEFAULT_CORES = (4, 16, 128)
-PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.toml"
 BAND_LEVEL = 0.95
 BAND_DRAWS = 4000
 BAND_SEED = 0
-SUPERLINEAR = 1.1  # efficiency above this is beyond measurement noise
 BOUND_TOL = 1e-9  # a parameter this close to a bound is reported as held by it
 BAND_METHOD = (
     "95% band: per model, parameters drawn from a multivariate Student t (least-squares "
@@ -209,7 +202,7 @@ def _normalised(points: Sequence[Point]) -> tuple[int, tuple[Point, ...]]:
     return base, tuple(Point(p.workers, p.speedup / ref) for p in points)
 
 
-def _not_fitted(model: str, base: int, dof: int, reason: str) -> ModelFit:
+def not_fitted(model: str, base: int, dof: int, reason: str) -> ModelFit:
     return ModelFit(model, NOT_FITTED, reason, (), None, dof, None, None, base)
 
 
@@ -231,7 +224,7 @@ def fit(model: str, points: Sequence[Point]) -> ModelFit:
     if informative < k:
         have = informative + 1
         need = k + 1
-        return _not_fitted(
+        return not_fitted(
             model, base, dof,
             f"under-determined: {spec.name} has {k} parameter{'s' if k > 1 else ''} and needs "
             f"{need} distinct worker counts, the sweep has {have}",
@@ -390,217 +383,3 @@ def _throughput(f: ModelFit, speedup: float, base_throughput: float | None) -> f
     if base_throughput is None:
         return None
     return base_throughput * speedup / f.speedup(f.base_workers)
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One worker count of a sweep as measured; speedup and efficiency relative to the base."""
-
-    workers: int
-    throughput: float | None  # completed trials per second of work
-    speedup: float | None
-    efficiency: float | None
-    wall: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"workers": self.workers, "throughput": self.throughput, "speedup": self.speedup,
-                "efficiency": self.efficiency, "wall": self.wall}
-
-
-@dataclass(frozen=True)
-class ScalingAnalysis:
-    """Points, both fits and the predictions for one sweep; `to_dict` is what sweep.json holds."""
-
-    base_workers: int | None
-    base_throughput: float | None
-    points: tuple[SweepPoint, ...]
-    fitted_workers: tuple[int, ...]  # the worker counts the fits used
-    fits: tuple[ModelFit, ...]
-    predictions: tuple[Prediction, ...]
-    model_predictions: tuple[Prediction, ...]
-    notes: tuple[str, ...]
-
-    def fit(self, model: str) -> ModelFit:
-        return next(f for f in self.fits if f.model == model)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "base_workers": self.base_workers, "base_throughput": self.base_throughput,
-            "points": [p.to_dict() for p in self.points],
-            "fitted_workers": list(self.fitted_workers),
-            "fits": {f.model: f.to_dict() for f in self.fits},
-            "predictions": [p.to_dict() for p in self.predictions],
-            "model_predictions": [p.to_dict() for p in self.model_predictions],
-            "band_method": BAND_METHOD, "notes": list(self.notes),
-        }
-
-
-def analyze(
-    measured: Sequence[tuple[int, float | None]] | Sequence[tuple[int, float | None, float | None]],
-    cores: Sequence[int] = DEFAULT_CORES,
-    usable_cores: int | None = None,
-) -> ScalingAnalysis:
-    """Speedups, fits and predictions from (workers, throughput[, wall]) rows of one sweep.
-
-    A row without throughput (no completed trial) is kept as a point with no speedup and left out
-    of the fit, and so is a count above `usable_cores`: it measures oversubscription of this
-    machine, which neither model describes and which a bigger machine would not have. This never
-    raises for thin data; it says what is missing in `notes`.
-    """
-    rows = sorted(
-        ((int(r[0]), r[1], r[2] if len(r) > 2 else None) for r in measured),
-        key=lambda r: r[0],
-    )
-    usable = [r for r in rows if r[1] is not None and math.isfinite(r[1]) and r[1] > 0]
-    notes: list[str] = []
-    for w, thr, _ in rows:
-        if not (thr is not None and math.isfinite(thr) and thr > 0):
-            notes.append(f"{w} workers: no completed trials, left out of the fit")
-    if not usable:
-        first = rows[0][0] if rows else 1
-        fits = tuple(_not_fitted(m, first, -1, "no worker count completed a trial") for m in MODELS)
-        points = tuple(SweepPoint(w, None, None, None, wall) for w, _, wall in rows)
-        combined, per_model = predict(fits, cores)
-        return ScalingAnalysis(None, None, points, (), fits, combined, per_model,
-                               (*notes, "nothing to fit: no worker count completed a trial"))
-    base, base_thr, _ = usable[0]
-    assert base_thr is not None
-    if base != 1:
-        notes.append(f"no 1-worker point: speedups are relative to {base} workers; predictions "
-                     "over 1 worker extrapolate the model below the sweep")
-    points = tuple(
-        SweepPoint(w, thr, thr / base_thr, thr / base_thr * base / w, wall)
-        if thr is not None and math.isfinite(thr) and thr > 0
-        else SweepPoint(w, None, None, None, wall)
-        for w, thr, wall in rows
-    )
-    for p in points:
-        if p.efficiency is not None and p.efficiency > SUPERLINEAR:
-            notes.append(
-                f"superlinear at {p.workers} workers (efficiency {p.efficiency:.0%}): the base "
-                "point is slowed by something the others avoid (more intra-op threads per worker, "
-                "cache, a busy machine); the models read it as no serial part, so predictions are "
-                "too high"
-            )
-    over = [p.workers for p in points if usable_cores is not None and p.workers > usable_cores]
-    if over:
-        notes.append(
-            f"{', '.join(map(str, over))} workers > {usable_cores} usable cores: shown, but left "
-            "out of the fit (they measure oversubscription of this machine, not scaling)"
-        )
-    fit_points = [Point(p.workers, p.speedup) for p in points
-                  if p.speedup is not None and p.workers not in over]
-    fits = tuple(
-        fit(m, fit_points)
-        if fit_points
-        else _not_fitted(m, base, -1, "no point within the usable cores")
-        for m in MODELS
-    )
-    for f in fits:
-        if not f.ok:
-            notes.append(f"{f.model}: not fitted, {f.reason}")
-    top = max((p.workers for p in fit_points), default=None)
-    combined, per_model = predict(fits, cores, base_thr, top)
-    return ScalingAnalysis(base, base_thr, points, tuple(p.workers for p in fit_points), fits,
-                           combined, per_model, tuple(notes))
-
-
-def speedup_at(sweep: Mapping[str, Any], cores: int) -> Prediction:
-    """The combined prediction at any core count from a loaded sweep.json (see `load_sweep`)."""
-    fits = [ModelFit.from_dict(d) for d in (sweep.get("fits") or {}).values()]
-    measured = [int(w) for w in sweep.get("fitted_workers") or []]
-    combined, _ = predict(fits, [int(cores)], sweep.get("base_throughput"),
-                          max(measured) if measured else None)
-    return combined[0]
-
-
-# How far the top point of an exact fit is moved to show what the prediction hangs on: about the
-# run-to-run spread of one throughput measurement on a small shared machine.
-EXACT_SENSITIVITY = 0.05
-
-
-def exact_sensitivity(
-    sweep: Mapping[str, Any], cores: int, rel: float = EXACT_SENSITIVITY
-) -> tuple[float, float] | None:
-    """For a sweep whose central model is an exact fit (no band): the (low, high) speedup at
-    `cores` when the largest fitted worker count's measured speedup is `rel` lower or higher.
-    None when the prediction has a band already or cannot be refitted."""
-    pred = speedup_at(sweep, cores)
-    if pred.speedup is None or pred.low is not None:
-        return None
-    fitted = {int(w) for w in sweep.get("fitted_workers") or []}
-    points = [
-        Point(int(p["workers"]), float(p["speedup"]))
-        for p in sweep.get("points") or []
-        if int(p.get("workers", 0)) in fitted and p.get("speedup")
-    ]
-    if len(points) < 2:
-        return None
-    top = max(p.workers for p in points)
-    values = []
-    for factor in (1.0 - rel, 1.0 + rel):
-        moved = [Point(p.workers, p.speedup * factor if p.workers == top else p.speedup) for p in points]
-        try:
-            f = fit(pred.model, moved)
-        except ScalingInputError:
-            return None
-        if not f.ok:
-            return None
-        values.append(f.speedup(float(cores)))
-    return min(values), max(values)
-
-
-def load_sweep(path: str | Path) -> dict[str, Any]:
-    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version."""
-    import json
-
-    p = Path(path)
-    f = p / SWEEP_FILE if p.is_dir() else p
-    try:
-        data = json.loads(f.read_text())
-    except FileNotFoundError:
-        raise ResultsError(
-            f"no sweep at {p}: run `bench sweep --strategy S --workers 1,2,4` first"
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"cannot read {f}: {exc}") from None
-    if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
-        raise ResultsError(f"{f} is not a corebench sweep file")
-    version = data.get("schema_version")
-    if version != SWEEP_SCHEMA_VERSION:
-        raise ResultsError(
-            f"{f} has sweep schema version {version}, this corebench reads {SWEEP_SCHEMA_VERSION}: "
-            "re-run `bench sweep` with this version"
-        )
-    return data
-
-
-def catalog_cores(path: Path = PRICES_FILE) -> tuple[tuple[int, ...], str]:
-    """Distinct vCPU counts of the price catalog (entries with `vcpus`), and where they came from.
-
-    Falls back to DEFAULT_CORES when there is no catalog or it holds no usable entry, and says so.
-    """
-    if not path.is_file():
-        return DEFAULT_CORES, "defaults (no price catalog)"
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        return DEFAULT_CORES, f"defaults ({path.name} unreadable: {exc})"
-    found: set[int] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            v = node.get("vcpus")
-            if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
-                found.add(v)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(data)
-    if not found:
-        return DEFAULT_CORES, f"defaults ({path.name} lists no vcpus)"
-    return tuple(sorted(found)), f"price catalog {path.name}"
