@@ -26,14 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prices",
         metavar="FILE",
-        help="price catalog TOML: [[vm]] tables of name, vcpus, usd_per_hour "
-        "(default: the shipped catalog)",
+        help="price catalog TOML: [[vm]] tables of name, vcpus, physical_cores, price_per_hour, "
+        "currency, kind, region, as_of, source (default: the shipped bench/data/prices.toml)",
     )
     p.add_argument(
         "--sweep",
         metavar="SWEEP",
-        help="a `bench sweep` directory or its sweep.json: project the cost of the run it measured "
-        "with its fitted scaling curve (default: a sweep.json in RESULTS_DIR, if any)",
+        action="append",
+        help="a `bench sweep` directory or its sweep.json (repeatable): its fitted curves give the "
+        "shape of every process row's projection (default: a sweep.json in RESULTS_DIR, if any)",
     )
 
 
@@ -49,7 +50,7 @@ def report(
     out: str | None = None,
     price_per_hour: float | None = None,
     prices: str | None = None,
-    sweep: str | None = None,
+    sweep: str | list[str] | None = None,
 ) -> int:
     """Write the report; prints its path. Errors are BenchErrors with their exit codes."""
     from bench.report import write_report

@@ -98,6 +98,8 @@ def project(
 
 
 MODEL_NAMES = {"usl": "USL", "amdahl": "Amdahl"}
+# A swept run whose efficiency here and in its sweep differ by more than this share is named.
+LEVEL_DRIFT = 0.10
 
 
 def _x(v: float) -> str:
@@ -150,7 +152,8 @@ class DefaultModel:
         whose = "own sweep" if est.method == pj.OWN_FIT else f"shape of `{est.shape_of}` sweep"
         return f"{model} fit, {whose} ({workers} workers) × own efficiency"
 
-    def explain(self, used: Sequence[str], catalog_cores_known: bool) -> str:
+    def explain(self, used: Sequence[str], catalog_cores_known: bool,
+                runs: Sequence[MeasuredCost] = ()) -> str:
         """The assumption line under the table."""
         m = self.machine
         smt = {True: "SMT on", False: "no SMT", None: "SMT unknown"}[m.smt]
@@ -187,8 +190,27 @@ class DefaultModel:
         if pj.HELD in used:
             text.append("Thread strategies keep the speedup measured here: their trials share one "
                         "interpreter and this run gives no evidence they would scale further.")
+        text += self._level_notes(runs)
         text += list(self.matched.notes)
         return " ".join(t for t in text if t)
+
+    def _level_notes(self, runs: Sequence[MeasuredCost]) -> list[str]:
+        """Where a swept run's own level here and its sweep's disagree (drift between the two
+        measurements), say so: the level used is this run's."""
+        out = []
+        for run in runs:
+            curve = self.matched.curves.get(run.label)
+            if curve is None or run.speedup is None or run.workers < 2:
+                continue
+            used = self.machine.cores_used(run.workers)
+            here = min(run.speedup / used, 1.0)
+            swept = curve.at(used)[0] / used
+            if abs(here - swept) > LEVEL_DRIFT * swept:
+                out.append(
+                    f"`{run.label}` ran at {here:.0%} useful efficiency with {run.workers} workers "
+                    f"in this run and at {swept:.0%} in its sweep: the machine or the run differed "
+                    "between the two; the level used is this run's, measured beside the others.")
+        return out
 
 
 def catalog_notes(catalog: Catalog, today: Any) -> list[str]:

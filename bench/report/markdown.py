@@ -291,7 +291,7 @@ def projected_section(p: ReportParts) -> list[str]:
         rows.append([f"`{label}`", model, *[_projected_cell(pc) for pc in pcs]])
     explain = getattr(p.model, "explain", None)
     known = all(vm.physical_cores is not None for vm in vms)
-    assumption = explain(used, known) if explain else p.model.assumption
+    assumption = explain(used, known, p.measured) if explain else p.model.assumption
     today = _today(p)
     return [
         f"### Projected on catalog VMs ({p.model.name})",

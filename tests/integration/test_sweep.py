@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.scaling import EXACT, NOT_FITTED, load_sweep, speedup_at
+from bench.analysis.scaling import EXACT, NOT_FITTED, load_sweep, speedup_at, strategy_sweeps
 from probes.machine import usable_cores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +27,11 @@ def test_pool_sweep_writes_points_fits_plot_and_report(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "estimate: about" in proc.stderr
     sweep_dir = tmp_path / "s"
-    data = load_sweep(sweep_dir)
-    assert data["status"] == "complete"
-    assert data["strategy"] == "pool" and data["workers"] == [1, 2]
+    doc = load_sweep(sweep_dir)
+    assert doc["status"] == "complete"
+    assert doc["strategies"] == ["pool"] and doc["workers"] == [1, 2]
+    assert doc["order"] == [["pool", 1], ["pool", 2]]
+    data = strategy_sweeps(doc)["pool"]
     assert data["machine"]["usable_cores"] >= 1 and data["machine"]["id"]
 
     points = data["points"]

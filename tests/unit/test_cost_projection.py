@@ -216,3 +216,24 @@ def test_the_shipped_catalog_marks_every_unverified_figure(reference: Diagnosis)
     if unverified:
         for cells in rows.values():
             assert all(cell.endswith("unverified price") or cell == "—" for cell in cells[2:])
+
+
+def test_several_sweeps_feed_one_table_the_first_wins_a_run_swept_twice(reference: Diagnosis) -> None:
+    md = render(build(reference, REFERENCE, sweep=[POOL_SWEEP, TWO]))
+    rows = projected(md)
+    assert rows["pool"][1] == "Amdahl fit, own sweep (1,2 workers) × own efficiency"
+    assert rows["joblib-loky"][1] == "Amdahl fit, own sweep (1,2 workers) × own efficiency"
+    assert f"`pool` is swept in {POOL_SWEEP} and {TWO}: the first is used." in md
+    assert f"Sweeps: `joblib-loky`: {TWO}; `pool`: {POOL_SWEEP}." in md
+
+
+def test_verdict_and_hypotheses_quote_no_projected_figure_without_its_band(reference: Diagnosis) -> None:
+    md = render(build(reference, REFERENCE, sweep=POOL_SWEEP))
+    prose = md.split("## Root-cause matrix")[0] + section(md, "## Hypotheses")
+    centrals = {m.group(1) for cells in projected(md).values() for c in cells[2:]
+                if (m := BAND.match(c))}
+    assert centrals
+    for figure in centrals:
+        for hit in re.finditer(rf"(?<![\d.]){re.escape(figure)}×", prose):
+            assert prose[hit.end():hit.end() + 2] == " (", f"{figure}× quoted without its band"
+    assert "projected" not in prose.lower()
