@@ -11,20 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.analysis.cost import projection
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import thresholds as th
 from bench.report import cells as c
 from bench.report import matrix, nodes
-from bench.report.cost import (
-    TRIALS_PER_QUOTE,
-    Catalog,
-    MeasuredCost,
-    ProjectedCost,
-    ScalingModel,
-    band_text,
-    catalog_notes,
-)
+from bench.report.cost import TRIALS_PER_QUOTE, Catalog, MeasuredCost, ProjectedCost, ScalingModel
+from bench.report.cost_table import projected_section
 from bench.report.hypotheses import INCONCLUSIVE, NOT_TESTED, PROVEN, REFUTED, Hypothesis
 from bench.report.links import runbook_link
 from bench.report.verdict import verdict
@@ -242,72 +234,6 @@ def cost_section(p: ReportParts) -> str:
     if p.catalog.vms and p.projected:
         out += ["", *projected_section(p)]
     return "\n".join(out)
-
-
-def _money(v: float, currency: str) -> str:
-    return c.usd(v) if currency == "USD" else f"{v:.3g} {currency}"
-
-
-def _projected_cell(pc: ProjectedCost) -> str:
-    """"9.8× (6.3–20×) · 51 s (25 s–1.3 min) · $0.05 ($0.02–0.08)": every projected figure with
-    its band; an unverified price says so beside its cost."""
-    est = pc.estimate
-    if est is None or pc.wall_per_quote_s is None or pc.cost_per_quote is None:
-        return c.NA
-    wall, cost = pc.wall_per_quote_s, pc.cost_per_quote
-    cur = pc.vm.currency
-    held = est.method in (projection.BASELINE, projection.HELD)
-    wall_text, cost_text = c.seconds(wall[0]), _money(cost[0], cur)
-    if not held:
-        wall_text += f" ({c.seconds(wall[1])}–{c.seconds(wall[2])})"
-        cost_text += f" ({_money(cost[1], cur)}–{_money(cost[2], cur)})"
-    if not pc.vm.verified:
-        cost_text += " unverified price"
-    return f"{band_text(est)} · {wall_text} · {cost_text}"
-
-
-def projected_section(p: ReportParts) -> list[str]:
-    """The projected table: a model column per row, a band in every projected cell, the catalog
-    entries (date, region, source) under it."""
-    q = TRIALS_PER_QUOTE
-    vms = p.catalog.vms
-    header = ["run", "projected with"] + [
-        f"{vm.name} ({vm.vcpus} vCPU, "
-        + ("physical cores unknown" if vm.physical_cores is None else f"{vm.physical_cores} physical cores")
-        + f", {vm.price_per_hour:g} {vm.currency}/h {vm.kind}"
-        + ("" if vm.verified else ", unverified price")
-        + f"): speedup (band) · wall · cost per {q} trials (projected)"
-        for vm in vms
-    ]
-    by_run: dict[str, list[ProjectedCost]] = {}
-    for pc in p.projected:
-        by_run.setdefault(pc.label, []).append(pc)
-    describe = getattr(p.model, "describe", None)
-    rows, used = [], []
-    for label, pcs in by_run.items():
-        first = next((pc.estimate for pc in pcs if pc.estimate is not None), None)
-        used += [pc.estimate.method for pc in pcs if pc.estimate is not None]
-        model = describe(first) if describe else p.model.name
-        rows.append([f"`{label}`", model, *[_projected_cell(pc) for pc in pcs]])
-    explain = getattr(p.model, "explain", None)
-    known = all(vm.physical_cores is not None for vm in vms)
-    assumption = explain(used, known, p.measured) if explain else p.model.assumption
-    today = _today(p)
-    return [
-        f"### Projected on catalog VMs ({p.model.name})",
-        "",
-        c.table(header, rows, right=tuple(range(2, len(header)))),
-        "",
-        f"*Assumption:* {assumption}",
-        "",
-        f"Catalog `{p.catalog_source}`:",
-        *catalog_notes(p.catalog, today),
-    ]
-
-
-def _today(p: ReportParts) -> dt.date:
-    """The date prices are aged against: today, since the catalog is today's, not the run's."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 def plots_section(p: ReportParts) -> str:

@@ -1,5 +1,6 @@
-"""Scaling models fitted to a worker sweep (`models`: Amdahl, USL, bands) and the sweep file they
-are fitted from (`sweep`: points, analysis, loading a saved sweep.json)."""
+"""Scaling models fitted to a worker sweep (`models`: Amdahl, USL, the fit), what they predict
+(`predict`: bands, the combined prediction) and the sweep file they are fitted from (`sweep`:
+points, analysis, loading a saved sweep.json)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,15 @@ from bench.analysis.scaling.models import (
     ModelFit,
     Param,
     Point,
-    Prediction,
     ScalingInputError,
     amdahl,
-    curve_band,
     fit,
     fit_amdahl,
     fit_usl,
     not_fitted,
-    predict,
     usl,
 )
+from bench.analysis.scaling.predict import Prediction, curve_band, predict
 from bench.analysis.scaling.sweep import (
     DEFAULT_CORES,
     EXACT_SENSITIVITY,

@@ -17,12 +17,11 @@ from bench.analysis.scaling.models import (
     MODELS,
     ModelFit,
     Point,
-    Prediction,
     ScalingInputError,
     fit,
     not_fitted,
-    predict,
 )
+from bench.analysis.scaling.predict import Prediction, predict
 from bench.errors import ResultsError
 
 SWEEP_FILE = "sweep.json"
