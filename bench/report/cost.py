@@ -139,7 +139,7 @@ class DefaultModel:
     def describe(self, est: Estimate | None) -> str:
         """The model column of a row: which rule and which curve gave its figures."""
         if est is None:
-            return "not projected: no speedup measured"
+            return "not projected: no speedup measured at 2 or more workers"
         if est.method == pj.BASELINE:
             return "baseline (1×)"
         if est.method == pj.HELD:

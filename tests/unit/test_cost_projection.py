@@ -237,3 +237,15 @@ def test_verdict_and_hypotheses_quote_no_projected_figure_without_its_band(refer
         for hit in re.finditer(rf"(?<![\d.]){re.escape(figure)}×", prose):
             assert prose[hit.end():hit.end() + 2] == " (", f"{figure}× quoted without its band"
     assert "projected" not in prose.lower()
+
+
+def test_a_run_with_nothing_to_scale_is_marked_not_projected() -> None:
+    from bench.report.cost import DefaultModel, measured_cost
+
+    model = DefaultModel({"physical_cores": 2, "logical_cores": 2, "smt": False})
+    one = measured_cost("pool", "processes", 1, 4, 1.0, 0.0, 1.0, 1.0, None, None)
+    failed = measured_cost("ray", "ray", 2, 0, None, None, None, None, None, None)
+    for run in (one, failed):
+        est = model.estimate(run, vm(16, 8))
+        assert est is None
+        assert model.describe(est) == "not projected: no speedup measured at 2 or more workers"
