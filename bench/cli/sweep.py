@@ -1,15 +1,28 @@
 """`bench sweep`: one or more strategies at several worker counts, same trials and seeds, then a
-scaling fit per strategy. Arguments and their checks here; the runs in bench.run.sweep; sweep.md,
-sweep.png and the terminal summary in bench.report.sweep."""
+scaling fit per strategy. Arguments, their checks and the loop here; the runs in bench.run.sweep;
+the sweep document and its fits in bench.analysis.scaling.document; sweep.md, sweep.png and the
+terminal summary in bench.report.sweep.
+
+    <sweep>/<strategy>-w1, -w2, ...   one results directory per (strategy, worker count)
+    <sweep>/sweep.json                 per strategy: points, Amdahl and USL fits, predictions
+    <sweep>/sweep.png, sweep.md        the same for a person
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.cli._options import add_search_arguments, resolve_config
+from bench.config import Config
 from bench.config.labels import base_name
-from bench.errors import ConfigError
+from bench.errors import ConfigError, Interrupted
+
+if TYPE_CHECKING:
+    from bench.analysis.scaling import ScalingAnalysis
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -85,7 +98,6 @@ def default_worker_counts(cores: int) -> tuple[int, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from bench.config import usable_cores
-    from bench.run.sweep import sweep
 
     labels = parse_strategies(args.strategies)
     counts = (parse_worker_counts(args.worker_counts) if args.worker_counts is not None
@@ -98,3 +110,59 @@ def run(args: argparse.Namespace) -> int:
             "counts would join the first one's finished study and run nothing"
         )
     return sweep(cfg, labels, counts, name=args.name, argv=sys.argv, estimate=args.estimate)
+
+
+def sweep(
+    cfg: Config, labels: tuple[str, ...], counts: tuple[int, ...], name: str | None = None,
+    argv: list[str] | None = None, estimate: bool = True,
+) -> int:
+    """Run every label at each worker count, interleaved, into one sweep directory; 0 when every
+    run finished ok."""
+    from bench.analysis.cost.catalog import catalog_cores
+    from bench.analysis.scaling import SWEEP_FILE
+    from bench.analysis.scaling import document as sd
+    from bench.records.rundir import RunDir, write_json_atomic
+    from bench.report.sweep import print_result
+    from bench.run import sweep as runs
+
+    runs.check(cfg, labels, counts)
+    cores, cores_source = catalog_cores()  # a bad catalog stops the sweep before it starts
+    name = name or f"sweep-{'-'.join(runs.slug(lb) for lb in labels)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    sweep_dir = RunDir.create(cfg.out, name).path
+    print(f"sweep: {sweep_dir} ({', '.join(labels)} at {', '.join(map(str, counts))} workers)",
+          file=sys.stderr)
+    if estimate:
+        runs.print_estimate(cfg, labels, counts)
+    order = runs.interleave(labels, counts)
+    argv = list(argv) if argv is not None else sys.argv
+    doc = sd.new(cfg.to_dict(), labels, counts, order, cores, cores_source, argv)
+    try:
+        for label, n in order:
+            rd = runs.run_point(cfg.with_(out=str(sweep_dir)), label, n, argv)
+            sd.add(doc, label, sd.point(rd, label, n), rd)
+            write_json_atomic(sweep_dir / SWEEP_FILE, doc)
+    except (Interrupted, KeyboardInterrupt):
+        # What was measured so far is still a (shorter) sweep: keep it readable.
+        if any(s["runs"] for s in doc["sweeps"].values()):
+            _write_outputs(doc, sweep_dir, "interrupted")
+        raise
+    analyses = _write_outputs(doc, sweep_dir, "complete")
+    print_result(doc, analyses, sweep_dir)
+    bad = [(lb, r) for lb, s in doc["sweeps"].items() for r in s["runs"] if r["status"] != "ok"]
+    for lb, r in bad:
+        print(f"bench sweep: {lb} at {r['workers']} workers: {r['status']}: {r['reason']}",
+              file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _write_outputs(doc: dict[str, Any], sweep_dir: Path, status: str) -> dict[str, ScalingAnalysis]:
+    from bench.analysis.scaling import SWEEP_FILE
+    from bench.analysis.scaling import document as sd
+    from bench.records.rundir import write_json_atomic
+    from bench.report.sweep import render_markdown, write_plot
+
+    analyses = sd.finish(doc, status)
+    write_json_atomic(sweep_dir / SWEEP_FILE, doc)
+    write_plot(sweep_dir / sd.PLOT_FILE, analyses)
+    (sweep_dir / sd.MARKDOWN_FILE).write_text(render_markdown(doc, analyses))
+    return analyses

@@ -252,7 +252,7 @@ def test_superlinear_points_are_flagged_not_trusted() -> None:
 
 
 def test_run_notes_flag_short_trials_and_changing_thread_counts() -> None:
-    from bench.run.sweep import run_notes as _run_notes
+    from bench.analysis.scaling.document import run_notes as _run_notes
 
     runs = [{"workers": 1, "status": "ok", "threads": 2, "trial_mean_s": 0.05},
             {"workers": 2, "status": "ok", "threads": 1, "trial_mean_s": 0.04}]
