@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.analysis.diagnose import Diagnosis, Recorded, analyse
+from bench.config.labels import base_name
 from bench.errors import ConfigError, ResultsError
 from bench.report import cost, hypotheses, matrix
 from bench.report.cost import ScalingModel
@@ -86,8 +87,7 @@ def scaling_model(d: Diagnosis, sweep: str | Path | Sequence[str | Path] | None 
     from bench.analysis.scaling import SWEEP_FILE, load_sweep
 
     rec = d.recorded
-    bases = {lb: str(rec.runs.get(lb, {}).get("strategy") or lb.partition("@")[0].partition("/")[0])
-             for lb in rec.labels}
+    bases = {lb: str(rec.runs.get(lb, {}).get("strategy") or base_name(lb)) for lb in rec.labels}
 
     def fitted(paths: Sequence[tuple[str | Path, str]]) -> cost.DefaultModel:
         docs = [(load_sweep(p), shown) for p, shown in paths]

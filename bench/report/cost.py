@@ -13,6 +13,7 @@ from bench.analysis.cost import projection as pj
 from bench.analysis.cost.catalog import Catalog, VmPrice, load_catalog
 from bench.analysis.cost.projection import Estimate
 from bench.analysis.cost.sweeps import Matched
+from bench.analysis.scaling import EXACT_SENSITIVITY
 
 __all__ = ["TRIALS_PER_QUOTE", "Catalog", "MeasuredCost", "ProjectedCost", "ScalingModel", "VmPrice",
            "load_catalog", "measured_cost", "project"]
@@ -174,7 +175,7 @@ class DefaultModel:
                 "No sweep: every process row keeps its measured useful efficiency (capped at 100%) "
                 "on each physical core; its band runs down to the Amdahl law through the same run's "
                 f"two worker counts (sequential and W workers), whose W-worker speedup is moved "
-                f"±{pj.EXACT_SENSITIVITY:.0%}: two points cannot tell linear scaling from a serial "
+                f"±{EXACT_SENSITIVITY:.0%}: two points cannot tell linear scaling from a serial "
                 "part, so read the upper end as a best case.")
         if pj.OWN_FIT in used or pj.SHAPE in used:
             srcs = "; ".join(f"`{lb}`: {self.matched.sources[lb]}" for lb in self.matched.curves)
@@ -184,7 +185,7 @@ class DefaultModel:
                 "level from its own useful efficiency at its W workers in this run: S(n) = fit(n) × "
                 "efficiency here / fit's efficiency at W, so runs that measured the same efficiency "
                 "side by side project the same speedup. Band: the fit's 95% band, or for an exact "
-                f"fit (as many worker counts as parameters) what a ±{pj.EXACT_SENSITIVITY:.0%} move "
+                f"fit (as many worker counts as parameters) what a ±{EXACT_SENSITIVITY:.0%} move "
                 f"of its top point does. Sweeps: {srcs}. Core counts beyond the largest swept count "
                 "extrapolate: memory bandwidth, NUMA and SMT limits are not in the fit.")
         if pj.HELD in used:
