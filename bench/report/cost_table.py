@@ -42,11 +42,13 @@ def projected_section(p: ReportParts) -> list[str]:
     entries (date, region, source) under it."""
     q = TRIALS_PER_QUOTE
     vms = p.catalog.vms
+    today = _today(p)
     header = ["run", "projected with"] + [
         f"{vm.name} ({vm.vcpus} vCPU, "
         + ("physical cores unknown" if vm.physical_cores is None else f"{vm.physical_cores} physical cores")
         + f", {vm.price_per_hour:g} {vm.currency}/h {vm.kind}"
         + ("" if vm.verified else ", unverified price")
+        + (f", price of {vm.as_of.isoformat()}: over a year old" if vm.stale(today) else "")
         + f"): speedup (band) · wall · cost per {q} trials (projected)"
         for vm in vms
     ]
@@ -63,7 +65,6 @@ def projected_section(p: ReportParts) -> list[str]:
     explain = getattr(p.model, "explain", None)
     known = all(vm.physical_cores is not None for vm in vms)
     assumption = explain(used, known, p.measured) if explain else p.model.assumption
-    today = _today(p)
     return [
         f"### Projected on catalog VMs ({p.model.name})",
         "",

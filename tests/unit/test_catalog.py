@@ -4,11 +4,14 @@ sourced; an incomplete entry is one clear line and exit 2, never a silent fallba
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bench.analysis.cost.catalog import STALE_DAYS, catalog_cores, load_catalog
+from bench.analysis.cost.catalog import STALE_DAYS, catalog_cores, load_catalog, parse_catalog
 from bench.cli import main
 from bench.errors import ConfigError
 
@@ -71,12 +74,15 @@ def test_a_report_with_an_incomplete_catalog_fails_before_writing(
         ({"physical_cores": "9"}, "physical_cores must be an integer from 1 to vcpus (8)"),
         ({"physical_cores": '"lots"'}, "physical_cores must be"),
         ({"price_per_hour": "-1"}, "price_per_hour must be a positive number"),
+        ({"price_per_hour": "nan"}, "price_per_hour must be a positive number"),
+        ({"price_per_hour": "inf"}, "price_per_hour must be a positive number"),
         ({"kind": '"reserved"'}, "kind must be one of on-demand, spot"),
         ({"as_of": '"last week"'}, "as_of must be a date"),
         ({"source": '""'}, "source must be a non-empty string"),
         ({"price_per_hour": None, "usd_per_hour": "0.4"}, "usd_per_hour is now price_per_hour"),
     ],
-    ids=["vcpus", "cores-above-vcpus", "cores-word", "price", "kind", "date", "empty-source", "old-format"],
+    ids=["vcpus", "cores-above-vcpus", "cores-word", "price", "nan-price", "inf-price", "kind", "date",
+         "empty-source", "old-format"],
 )
 def test_bad_values_are_named(tmp_path: Path, override: dict[str, str | None], message: str) -> None:
     with pytest.raises(ConfigError, match="^price catalog ") as info:
@@ -120,3 +126,33 @@ def test_staleness_is_a_year() -> None:
     vm = load_catalog().vms[0]
     assert not vm.stale(vm.as_of + dt.timedelta(days=STALE_DAYS))
     assert vm.stale(vm.as_of + dt.timedelta(days=STALE_DAYS + 1))
+
+
+VALUES = st.one_of(
+    st.none(), st.integers(-3, 300), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.text(max_size=12), st.sampled_from(["unknown", "spot", "on-demand", "2026-01-01"]),
+    st.dates(), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from([*FULL, "extra"]), value=VALUES)
+def test_any_entry_loads_or_is_one_config_error_line(field: str, value: object) -> None:
+    # Property: whatever one field holds, the catalog loads or fails with one ConfigError line.
+    e: dict[str, object] = {
+        "name": "Box 8", "vcpus": 8, "physical_cores": 4, "price_per_hour": 0.4, "currency": "USD",
+        "kind": "on-demand", "region": "r", "as_of": dt.date(2026, 11, 1), "source": "unverified",
+    }
+    if value is None:
+        e.pop(field, None)
+    else:
+        e[field] = value
+    try:
+        cat = parse_catalog({"vm": [e]}, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.exit_code == 2 and "\n" not in str(exc) and str(exc).startswith("price catalog fuzz.toml")
+    else:
+        (vm,) = cat.vms
+        assert vm.vcpus >= 1 and math.isfinite(vm.price_per_hour) and vm.price_per_hour > 0
+        assert vm.kind in ("on-demand", "spot")
+        assert vm.physical_cores is None or 1 <= vm.physical_cores <= vm.vcpus

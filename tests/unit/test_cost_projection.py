@@ -207,6 +207,7 @@ def test_catalog_entries_are_shown_with_date_region_source_and_flags(
     assert row[2].endswith(" EUR)") and "unverified" not in row[2]
     assert row[3].endswith(" unverified price")
     assert "New box (16 vCPU, 16 physical cores, 1.6 USD/h on-demand, unverified price)" in notes
+    assert "Old box (16 vCPU, 8 physical cores, 0.8 EUR/h spot, price of 2020-01-01: over a year old)" in notes
 
 
 def test_the_shipped_catalog_marks_every_unverified_figure(reference: Diagnosis) -> None:

@@ -13,6 +13,7 @@ An entry (a `[[vm]]` table; a bench.toml may hold them under `[prices]`):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def _entry(e: Any, i: int, source: str) -> VmPrice:
     elif isinstance(cores, bool) or not isinstance(cores, int) or not 1 <= cores <= vcpus:
         raise _fail(source, f"{name}: physical_cores must be an integer from 1 to vcpus ({vcpus}) "
                             f"or \"{UNKNOWN}\", got {cores!r}")
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
+    if isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 0:
         raise _fail(source, f"{name}: price_per_hour must be a positive number, got {price!r}")
     text = {k: e[k] for k in ("currency", "kind", "region", "source")}
     for k, v in text.items():
