@@ -4,9 +4,9 @@ projected figure with its band)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from bench.analysis.cost import projection as pj
@@ -91,10 +91,13 @@ def project(
                 out.append(ProjectedCost(run.label, vm, est, None, None))
                 continue
             # Higher speedup, shorter wall: the band's ends swap.
-            wall = tuple(TRIALS_PER_QUOTE / (baseline_throughput * s)
-                         for s in (est.speedup, est.high, est.low))
-            cost = tuple(w / 3600.0 * vm.price_per_hour for w in wall)
-            out.append(ProjectedCost(run.label, vm, est, wall, cost))  # type: ignore[arg-type]
+            def wall_at(speedup: float) -> float:
+                return TRIALS_PER_QUOTE / (baseline_throughput * speedup)
+
+            wall = (wall_at(est.speedup), wall_at(est.high), wall_at(est.low))
+            per_s = vm.price_per_hour / 3600.0
+            cost = (wall[0] * per_s, wall[1] * per_s, wall[2] * per_s)
+            out.append(ProjectedCost(run.label, vm, est, wall, cost))
     return out
 
 
@@ -214,7 +217,7 @@ class DefaultModel:
         return out
 
 
-def catalog_notes(catalog: Catalog, today: Any) -> list[str]:
+def catalog_notes(catalog: Catalog, today: dt.date) -> list[str]:
     """One line per catalog entry: region, kind, price, date and source; stale and unverified
     entries flagged."""
     out = []
@@ -233,7 +236,3 @@ def catalog_notes(catalog: Catalog, today: Any) -> list[str]:
             + (f" — {'; '.join(flags)}" if flags else "")
         )
     return out
-
-
-def catalog_path(prices: str | Path | None) -> str:
-    return str(prices) if prices is not None else "bench/data/prices.toml"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -166,8 +165,3 @@ def catalog_cores(path: str | Path | None = None) -> tuple[tuple[int, ...], str]
     where they came from; a bad catalog is a ConfigError, as for the report."""
     cat = load_catalog(path)
     return cat.cores(), f"price catalog {cat.source}"
-
-
-def stale(vms: Sequence[VmPrice], today: dt.date) -> list[VmPrice]:
-    """The entries whose price is older than STALE_DAYS on `today`."""
-    return [vm for vm in vms if vm.stale(today)]

@@ -25,7 +25,7 @@ fewer physical cores shared them, and the efficiency is taken per physical core 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +38,6 @@ HELD = "held"
 EFFICIENCY_HELD = "efficiency held"
 OWN_FIT = "own sweep"
 SHAPE = "sweep shape"
-NOT_PROJECTED = "not projected"
 PROCESS_KINDS = ("processes", "ray")
 
 
@@ -206,8 +205,3 @@ class Projection:
         est, low, high, _ = curve.at(n)
         cap = float(n)
         return min(est * ratio, cap), min(low * ratio, cap), min(high * ratio, cap)
-
-
-def sensitivity_kind(curves: Sequence[Curve], n: int) -> set[str]:
-    """Which band kinds the curves give at n cores (for the assumption line)."""
-    return {c.at(n)[3] for c in curves}
