@@ -57,7 +57,7 @@ def test_an_entry_without_a_required_field_fails_with_one_clear_line(tmp_path: P
 def test_a_report_with_an_incomplete_catalog_fails_before_writing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.unit.test_report import S
+    from tests.support import synthetic as S
 
     results = S.write(S.seed_story(), tmp_path / "seed", S.meta())
     path = write(tmp_path, entry(as_of=None, source=None))

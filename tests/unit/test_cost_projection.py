@@ -16,7 +16,7 @@ from bench.analysis.diagnose import Diagnosis, Recorded, analyse
 from bench.analysis.scaling import exact_sensitivity, load_sweep, speedup_at, strategy_sweeps
 from bench.report import build
 from bench.report.markdown import render
-from tests.unit.test_report import section, table_rows
+from tests.support.report_tables import section, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reports" / "reference"

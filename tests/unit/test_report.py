@@ -208,8 +208,8 @@ def test_projected_costs_follow_the_stated_model(seed_dir: Path) -> None:
     wall, fast, slow = 100 / 32, 100 / 64, 100 / (0.5 * low)
     assert proj["pool"][1] == "efficiency held; band: two-point Amdahl"
     assert proj["pool"][3] == (
-        f"64× ({low:.0f}–128×) · {_seconds(wall)} ({_seconds(fast)}–{_seconds(slow)}) · "
-        f"{_usd(wall / 3600 * 3.5)} ({_usd(fast / 3600 * 3.5)}–{_usd(slow / 3600 * 3.5)}) unverified price"
+        f"64× ({low:.0f}–128×) · {seconds_cell(wall)} ({seconds_cell(fast)}–{seconds_cell(slow)}) · "
+        f"{usd_cell(wall / 3600 * 3.5)} ({usd_cell(fast / 3600 * 3.5)}–{usd_cell(slow / 3600 * 3.5)}) unverified price"
     )
     # threads keep the measured speedup (1.0x): 200 s = 3.3 min on any VM, no band (not scaled)
     assert proj["optuna-threads"][2] == f"1.00× (held, not scaled) · 3.3 min · ${200 / 3600 * 0.2:.2f} unverified price"
