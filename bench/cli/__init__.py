@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("bench.cli.gate", "fail (exit 1) when a results directory regresses"),
     "attach": ("bench.cli.attach", "probe a live process: processes, threads, CPU, GIL"),
     "sweep": ("bench.cli.sweep", "sweep strategies over worker counts, fit a scaling model to each"),
+    "diff": ("bench.cli.diff", "compare two results directories against their own noise"),
 }
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-from rich.table import Table
+from bench.cli.render import console, show, table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,16 +14,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench import strategies
 
-    table = Table(title="strategies")
+    con = console()
+    t = table(con, "strategies")
     for col in ("name", "runs as", "available", "stops a hung trial", "what it is"):
-        table.add_column(col)
+        t.add_column(col)
     for name in strategies.names():
         cls = strategies.get(name)
         avail = cls.available()
-        table.add_row(
+        t.add_row(
             name, cls.kind, "yes" if avail.ok else f"no: {avail.reason}",
             "yes" if cls.can_stop_trial else "no (threads cannot be killed; run --timeout ends the run)",
             cls.summary,
         )
-    Console(width=160).print(table)
+    show(con, t)
     return 0

@@ -1,0 +1,21 @@
+"""The verdict in one plain line, for `-q` and for CI logs: root cause, then what to use."""
+
+from __future__ import annotations
+
+from bench.analysis.diagnose import Diagnosis
+from bench.report.verdict import best_run, primary
+
+
+def verdict_line(d: Diagnosis) -> str:
+    """`verdict: root cause CODE[+CODE] in RUN; use RUN (N.NNx sequential)`, from the same
+    choices the report's verdict paragraph makes."""
+    if not d.recorded.runs:
+        return "verdict: no run finished; nothing to diagnose"
+    top = primary(d)
+    parts = [f"root cause {'+'.join(f.code for f in top[1][:2])} in {top[0]}" if top
+             else "no problem found"]
+    best = best_run(d)
+    if best is not None:
+        s = d.recorded.summaries[best]
+        parts.append(f"use {best}" + (f" ({s.speedup:.2f}x sequential)" if s.speedup is not None else ""))
+    return "verdict: " + "; ".join(parts)
