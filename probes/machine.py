@@ -1,4 +1,8 @@
-"""Machine facts: cores (logical, physical, usable), memory, CPU model, library versions, thread env."""
+"""Machine facts: cores (logical, physical, usable), SMT siblings, NUMA nodes, CPU model, frequency
+and governor, kernel, memory, library versions, thread env.
+
+Facts the kernel does not expose here (no cpufreq in most VMs and containers) are None, never
+guessed."""
 
 from __future__ import annotations
 
@@ -25,7 +29,89 @@ ENV_WHITELIST = (
     "RAY_ADDRESS",
     "PYTHONHASHSEED",
 )
-LIBRARIES = ("torch", "optuna", "joblib", "ray", "psutil", "py-spy", "threadpoolctl", "numpy", "rich")
+LIBRARIES = ("torch", "optuna", "joblib", "ray", "psutil", "py-spy", "threadpoolctl", "numpy", "rich",
+             "scipy", "matplotlib", "pyelftools")
+SYS_CPU = Path("/sys/devices/system/cpu")
+SYS_NODE = Path("/sys/devices/system/node")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """A kernel CPU list ("0-3,8,10-11") as CPU numbers."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def smt_siblings(sys_cpu: Path = SYS_CPU) -> int | None:
+    """Hardware threads per core, from cpu0's topology (1 = no SMT); None when not exposed."""
+    text = _read(sys_cpu / "cpu0" / "topology" / "thread_siblings_list")
+    try:
+        return len(parse_cpu_list(text)) if text else None
+    except ValueError:
+        return None
+
+
+def numa_nodes(sys_node: Path = SYS_NODE) -> int | None:
+    """NUMA nodes with CPUs (the kernel's has_cpu list, else node* folders); None if unknown."""
+    text = _read(sys_node / "has_cpu")
+    try:
+        if text:
+            return len(parse_cpu_list(text))
+    except ValueError:
+        pass
+    try:
+        nodes = [p for p in sys_node.iterdir() if p.name.startswith("node") and p.name[4:].isdigit()]
+    except OSError:
+        return None
+    return len(nodes) or None
+
+
+def cpu_frequency(sys_cpu: Path = SYS_CPU) -> dict[str, Any]:
+    """Scaling governor(s) and current / max MHz of cpu0 where the kernel exposes cpufreq;
+    the current MHz falls back to psutil (which reads /proc/cpuinfo) when it does not."""
+    governors = set()
+    try:
+        for cpu in sys_cpu.glob("cpu[0-9]*"):
+            gov = _read(cpu / "cpufreq" / "scaling_governor")
+            if gov:
+                governors.add(gov)
+    except OSError:
+        pass
+
+    def mhz(name: str) -> float | None:
+        text = _read(sys_cpu / "cpu0" / "cpufreq" / name)
+        try:
+            return int(text) / 1000.0 if text else None
+        except ValueError:
+            return None
+
+    current, top = mhz("scaling_cur_freq"), mhz("cpuinfo_max_freq")
+    if current is None or top is None:
+        try:
+            import psutil
+
+            freq = psutil.cpu_freq()
+        except (OSError, NotImplementedError, AttributeError):
+            freq = None
+        if freq is not None:
+            current = current if current is not None else (round(freq.current, 1) or None)
+            top = top if top is not None else (round(freq.max, 1) or None)  # 0.0 = unknown
+    return {
+        "cpu_governor": ",".join(sorted(governors)) if governors else None,
+        "cpu_mhz": current,
+        "cpu_max_mhz": top,
+    }
 
 
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -125,10 +211,14 @@ def fingerprint(include_torch: bool = True) -> dict[str, Any]:
         "logical_cores": logical,
         "physical_cores": physical,
         "smt": logical > physical,
+        "smt_siblings": smt_siblings(),
+        "numa_nodes": numa_nodes(),
+        **cpu_frequency(),
         "usable_cores": usable_cores(),
         "cgroup_cpu_limit": cgroup_cpu_limit(),
         "memory_bytes": psutil.virtual_memory().total,
         "platform": platform.platform(),
+        "kernel": platform.release(),
         "python": platform.python_version(),
         "versions": library_versions(),
         "thread_env": thread_env(),

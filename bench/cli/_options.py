@@ -62,6 +62,16 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--force", action="store_const", const=True, help="allow more than 4x workers per core")
 
 
+def add_verbosity_arguments(p: argparse.ArgumentParser) -> None:
+    """-q / -v, folded into `args.verbosity`: -1 quiet, 0 normal, 1 verbose."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=0,
+                   help="print only the verdict line and the report path")
+    g.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                   help="a line per trial, and the libraries' own output (Ray, loky, Optuna) on "
+                   "the terminal instead of the results directory's bench.log")
+
+
 def flags_from(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     flags = {name: getattr(args, name, None) for name in _FIELDS}
     flags["stacks"] = getattr(args, "stacks", None)

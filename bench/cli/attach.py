@@ -31,15 +31,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stacks", dest="stacks", action="store_false",
                    help="do not run py-spy (no ptrace needed)")
     p.add_argument("--out", help="output directory (default reports/attach-<pid>-<stamp>)")
+    from bench.cli._json import add_json_argument
+
+    add_json_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    attach(
-        args.pid, duration=args.duration, interval=args.interval,
-        stack_interval=args.stack_interval, stacks=args.stacks,
-        out=Path(args.out) if args.out else None,
-    )
+    from bench.cli._json import emit, human_output
+
+    with human_output(args.json):
+        path = attach(
+            args.pid, duration=args.duration, interval=args.interval,
+            stack_interval=args.stack_interval, stacks=args.stacks,
+            out=Path(args.out) if args.out else None,
+        )
+    if args.json is not None:
+        emit(attach_document(path), args.json)
     return 0
+
+
+def attach_document(path: Path) -> dict[str, Any]:
+    """An attach's results document: its findings and probe summary, from its run.json."""
+    from bench.records.rundir import load_meta
+    from bench.report.json_out import envelope, finding_dict, plain
+
+    meta = load_meta(path)
+    doc = envelope("attach", path, meta)
+    doc["findings"] = [finding_dict(f) for f in meta.get("findings") or []]
+    doc["attach"] = {"pid": meta.get("pid"), "duration": meta.get("duration"),
+                     "cmdline": meta.get("cmdline"), "summary": plain(meta.get("summary") or {})}
+    return doc
 
 
 # --- checks ---------------------------------------------------------------------------------
@@ -228,10 +249,11 @@ def _wait(duration: float, live: _Live, stream: TextIO, tty: bool, pid: int) -> 
 
 
 def _print_summary(summary: dict[str, Any], findings: list[Any], out: Path, stream: TextIO) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.cli.render import console, show
+    from bench.cli.render import table as make_table
 
-    table = Table(title="attach summary", show_header=False)
+    con = console(stream)
+    table = make_table(con, "attach summary", show_header=False)
     table.add_column("what")
     table.add_column("value")
     if summary.get("tree_samples"):
@@ -269,7 +291,7 @@ def _print_summary(summary: dict[str, Any], findings: list[Any], out: Path, stre
             text += f"\nrunbook: {f['runbook']}"
         table.add_row("finding", text)
     table.add_row("written to", str(out))
-    Console(file=stream, width=None if stream.isatty() else 120).print(table)
+    show(con, table)
 
 
 # --- the command ----------------------------------------------------------------------------

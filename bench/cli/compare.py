@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli._options import add_search_arguments, resolve_config
+from bench.cli._json import add_json_argument, emit_results, human_output
+from bench.cli._options import add_search_arguments, add_verbosity_arguments, resolve_config
 from bench.config import Config
 from bench.errors import ConfigError
 from bench.records.rundir import RunDir
@@ -18,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-report", action="store_true", help="skip writing the markdown report")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before a long run")
+    add_verbosity_arguments(p)
+    add_json_argument(p)
     add_search_arguments(p)
 
 
@@ -52,29 +55,48 @@ def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = resolve_config(args, strategies=args.strategies or "all")
-    confirm_long_run(cfg, baseline=True, assume_yes=args.yes)
-    rd = execute(cfg, name=args.name, argv=sys.argv)
-    return finish(rd, write_report=not args.no_report)
+    with human_output(args.json):
+        cfg = resolve_config(args, strategies=args.strategies or "all")
+        confirm_long_run(cfg, baseline=True, assume_yes=args.yes)
+        rd = execute(cfg, name=args.name, argv=sys.argv, verbosity=args.verbosity)
+        code = finish(rd, write_report=not args.no_report, verbosity=args.verbosity)
+    emit_results(args.json, rd.path, "compare")
+    return code
 
 
-def execute(cfg: Config, name: str | None = None, argv: list[str] | None = None, baseline: bool = True) -> RunDir:
+def execute(
+    cfg: Config, name: str | None = None, argv: list[str] | None = None, baseline: bool = True,
+    verbosity: int = 0,
+) -> RunDir:
+    """Run the plan into a new results directory. verbosity -1 (-q): no progress; 0: progress,
+    third-party output to the results directory's log; 1 (-v): per-trial lines and that output."""
     from bench.run import runner
     rd = runner.create_run_dir(cfg, argv, name)
-    print(f"results: {rd.path}", file=sys.stderr)
-    runner.run_plan(cfg, runner.plan(cfg, baseline=baseline), rd)
+    if verbosity >= 0:
+        print(f"results: {rd.path}", file=sys.stderr)
+    runner.run_plan(cfg, runner.plan(cfg, baseline=baseline), rd, verbosity=verbosity)
     return rd
 
 
-def finish(rd: RunDir, write_report: bool = True) -> int:
+def finish(rd: RunDir, write_report: bool = True, verbosity: int = 0) -> int:
     from bench.cli.render import print_summary
 
-    print_summary(rd)
+    if verbosity >= 0:
+        print_summary(rd)
     if write_report:
         from bench.report import write_report as render
 
         path = render(rd.path)
+        if verbosity < 0:
+            from bench.report.json_out import FINDINGS_FILE, read_document
+
+            print(read_document(path.parent / FINDINGS_FILE).get("verdict_line") or "verdict: -")
         print(f"report: {path}")
+    elif verbosity < 0:
+        from bench.analysis.diagnose import Recorded, analyse
+        from bench.report.oneline import verdict_line
+
+        print(verdict_line(analyse(Recorded.load(rd.path))))
     # A strategy that could not run here is reported and skipped; one that broke is an error.
     broken = [r for r in rd.runs() if r.get("status") in ("failed", "crashed")]
     for r in broken:

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from bench.cli._json import add_json_argument, emit, human_output
 from bench.errors import ConfigError, ResultsError
 from bench.records.rundir import load_meta
 
@@ -18,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", help="write the markdown summary here (default: RESULTS/gate.md)")
     p.add_argument("--allow-different-machine", action="store_true",
                    help="compare with a baseline from another machine shape (ratios may not be comparable)")
+    p.add_argument("--junit", metavar="PATH",
+                   help="also write the checks as JUnit XML (one test case per check) for CI")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print only the verdict line, not the markdown summary")
+    add_json_argument(p)
 
 
 def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]:
@@ -44,13 +50,22 @@ def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.analysis.diagnose import run_metrics
+    with human_output(args.json):
+        code, doc = _run(args)
+    emit(doc, args.json)
+    return code
+
+
+def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    from bench.analysis.diagnose import Recorded, analyse, run_metrics
     from bench.analysis.gate import evaluate, parse_rules, render_markdown
 
+    _check_writable(args.junit, "--junit")
     source, table = load_gate_table(args.config, Path.cwd())
     rules = parse_rules(table, source)
     meta = load_meta(args.results)
-    metrics = run_metrics(args.results)
+    diagnosis = analyse(Recorded.load(args.results))
+    metrics = run_metrics(diagnosis)
     base_metrics = None
     title = f"Results: `{args.results}` · rules: `{source}`"
     if args.baseline:
@@ -67,10 +82,55 @@ def run(args: argparse.Namespace) -> int:
         title += f" · baseline: `{args.baseline}`"
     checks = evaluate(rules, metrics, base_metrics)
     text = render_markdown(checks, title)
-    print(text)
+    failed = [c for c in checks if not c.passed]
+    if args.quiet:
+        print(f"gate: {'regression' if failed else 'pass'}: {len(checks) - len(failed)} of "
+              f"{len(checks)} checks passed")
+    else:
+        print(text)
     out = Path(args.summary) if args.summary else Path(args.results) / "gate.md"
     try:
         out.write_text(text)
     except OSError as exc:
         raise ConfigError(f"cannot write gate summary {out}: {exc.strerror}") from None
-    return 1 if any(not c.passed for c in checks) else 0
+    _ci_outputs(args, checks, text, source, meta)
+    from bench.report.json_out import diagnosis_document, gate_section
+
+    doc = diagnosis_document(diagnosis, "gate")
+    doc["gate"] = gate_section(checks, source, args.baseline)
+    return (1 if failed else 0), doc
+
+
+def _check_writable(dest: str | None, flag: str) -> None:
+    if dest is not None and not Path(dest).expanduser().resolve().parent.is_dir():
+        raise ConfigError(f"{flag} {dest}: its directory does not exist")
+
+
+def _ci_outputs(args: argparse.Namespace, checks: list[Any], text: str, source: str,
+                meta: dict[str, Any]) -> None:
+    """JUnit XML when asked; under GitHub Actions, annotations and the step summary too."""
+    import sys
+
+    from bench.report import ci
+
+    if args.junit:
+        xml = ci.junit_xml(checks, {"results": str(args.results), "rules": source,
+                                    "machine": str((meta.get("machine") or {}).get("id", ""))})
+        try:
+            Path(args.junit).write_text(xml)
+        except OSError as exc:
+            raise ConfigError(f"cannot write --junit {args.junit}: {exc.strerror}") from None
+    if not ci.in_github_actions():
+        return
+    rules_file = None
+    if Path(source).is_file():  # annotations name files relative to the checkout
+        here = Path.cwd().resolve()
+        rules_file = str(Path(source).resolve())
+        if Path(rules_file).is_relative_to(here):
+            rules_file = str(Path(rules_file).relative_to(here))
+    for line in ci.github_annotations(checks, rules_file):
+        print(line)
+    try:
+        ci.append_step_summary(text)
+    except OSError as exc:  # the summary is a courtesy: the verdict is the exit code
+        print(f"bench gate: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror}", file=sys.stderr)

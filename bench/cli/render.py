@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any, TextIO
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli._json import add_json_argument, human_output
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -36,13 +38,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a `bench sweep` directory or its sweep.json (repeatable): its fitted curves give the "
         "shape of every process row's projection (default: a sweep.json in RESULTS_DIR, if any)",
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line and the report path")
+    add_json_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    return report(
-        args.results_dir, out=args.out, price_per_hour=args.price_per_hour, prices=args.prices,
-        sweep=args.sweep,
-    )
+    from bench.report.json_out import emit_findings
+
+    with human_output(args.json):
+        code = report(
+            args.results_dir, out=args.out, price_per_hour=args.price_per_hour, prices=args.prices,
+            sweep=args.sweep, quiet=args.quiet,
+        )
+    emit_findings(args.out or args.results_dir, "report", args.json)
+    return code
 
 
 def report(
@@ -51,10 +60,15 @@ def report(
     price_per_hour: float | None = None,
     prices: str | None = None,
     sweep: str | list[str] | None = None,
+    quiet: bool = False,
 ) -> int:
-    """Write the report; prints its path. Errors are BenchErrors with their exit codes."""
+    """Write the report; prints its path (and, quiet, the verdict line before it). Errors are
+    BenchErrors with their exit codes."""
     from bench.report import write_report
+    from bench.report.json_out import FINDINGS_FILE, read_document
 
     path = write_report(results_dir, out=out, price_per_hour=price_per_hour, prices=prices, sweep=sweep)
+    if quiet:
+        print(read_document(path.parent / FINDINGS_FILE).get("verdict_line") or "verdict: -")
     print(f"report: {path}")
     return 0

@@ -116,6 +116,7 @@ def write_report(
 ) -> Path:
     """Write the markdown report (default `report.md` in the results directory) and its PNG plots
     beside it; returns the markdown's path. Reads saved files only."""
+    from bench.report.json_out import write_findings
     from bench.report.plots import write_plots
 
     d = analyse(Recorded.load(results_dir))
@@ -133,6 +134,7 @@ def write_report(
     try:
         tmp.write_text(render(parts))
         tmp.replace(path)
+        write_findings(parts, path.parent)  # the same figures for tools, always beside it
     except OSError as exc:
         raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -80,6 +80,7 @@ def envelope(command: str, results_dir: str | Path | None, meta: Mapping[str, An
         "git": plain(meta.get("git") or {}),
         "config": plain(meta.get("config") or {}),
         "verdict": None,
+        "verdict_line": None,
         "runs": [],
         "findings": [],
         "hypotheses": [],
@@ -102,11 +103,13 @@ def run_row(row: Any) -> dict[str, Any]:
 def diagnosis_document(d: Diagnosis, command: str) -> dict[str, Any]:
     """Matrix rows, findings, hypotheses and the verdict of a diagnosed results directory."""
     from bench.report import hypotheses, matrix
+    from bench.report.oneline import verdict_line
     from bench.report.verdict import verdict
 
     rec = d.recorded
     doc = envelope(command, rec.path, rec.meta)
     doc["verdict"] = verdict(d)
+    doc["verdict_line"] = verdict_line(d)
     doc["runs"] = [run_row(r) for r in matrix.rows(d)]
     doc["findings"] = [finding_dict(f) for f in d.all_findings()]
     doc["hypotheses"] = [plain(h) for h in hypotheses.evaluate(d)]
@@ -158,6 +161,31 @@ def write_findings(parts: ReportParts, directory: Path, command: str = "report")
     path = directory / FINDINGS_FILE
     _write_atomic(path, parts_document(parts, command))
     return path
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A document this module wrote (findings.json); a missing or bad one is a ResultsError."""
+    from bench.errors import ResultsError
+
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from None
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsError(f"{path} has schema version {doc.get('schema_version')}, this corebench "
+                           f"writes {SCHEMA_VERSION}: regenerate it with `bench report`")
+    return doc
+
+
+def emit_findings(report_out: str | Path, command: str, dest: str | None) -> None:
+    """Send the findings.json a report just wrote (beside `report_out`, a report file or its
+    directory) to `dest`, as `command`'s document."""
+    if dest is None:
+        return
+    p = Path(report_out)
+    doc = read_document((p if p.is_dir() else p.parent) / FINDINGS_FILE)
+    doc["command"] = command
+    write_json(doc, dest)
 
 
 def _dumps(doc: Mapping[str, Any]) -> str:

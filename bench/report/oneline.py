@@ -17,5 +17,8 @@ def verdict_line(d: Diagnosis) -> str:
     best = best_run(d)
     if best is not None:
         s = d.recorded.summaries[best]
-        parts.append(f"use {best}" + (f" ({s.speedup:.2f}x sequential)" if s.speedup is not None else ""))
+        if s.strategy == "sequential":
+            parts.append("no parallel run beat sequential")
+        else:
+            parts.append(f"use {best}" + (f" ({s.speedup:.2f}x sequential)" if s.speedup is not None else ""))
     return "verdict: " + "; ".join(parts)

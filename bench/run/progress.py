@@ -44,6 +44,18 @@ class _Tail:
         return out
 
 
+def trial_line(t: dict[str, Any]) -> str:
+    """One finished trial, as -v prints it."""
+    took = ""
+    if t.get("start") is not None and t.get("end") is not None:
+        took = f" in {float(t['end']) - float(t['start']):.2f} s"
+    value = t.get("value")
+    shown = f" value {value:.4g}" if isinstance(value, (int, float)) else ""
+    error = f" ({t['error']})" if t.get("error") else ""
+    return (f"[{t.get('run')}] trial {t.get('number')} {t.get('state')}{took}{shown} "
+            f"pid {t.get('pid')}{error}")
+
+
 @dataclass
 class WorkerState:
     trial: int
@@ -97,7 +109,7 @@ class Progress:
 
     def __init__(
         self, run_dir: Path, label: str, total_trials: int, *, live: bool | None = None,
-        stream: TextIO | None = None, interval: float = 0.5,
+        stream: TextIO | None = None, interval: float = 0.5, trial_lines: bool = False,
     ) -> None:
         self.state = ProgressState(label, total_trials)
         self.beats = _Tail(run_dir / "heartbeats.jsonl")
@@ -111,6 +123,8 @@ class Progress:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.interval = interval
+        self.trial_lines = trial_lines  # -v: one line per finished trial
+        self._pending: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-progress", daemon=True)
 
@@ -123,7 +137,14 @@ class Progress:
         self._thread.join(timeout=5)
 
     def poll(self) -> None:
-        self.state.fold(self.beats.read(), self.trials.read())
+        trials = self.trials.read()
+        self.state.fold(self.beats.read(), trials)
+        if self.trial_lines:
+            self._pending.extend(trial_line(t) for t in trials if t.get("run") == self.state.label)
+
+    def _take_lines(self) -> list[str]:
+        lines, self._pending = self._pending, []
+        return lines
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -150,15 +171,23 @@ class Progress:
                       transient=True) as live:
                 while not self._stop.wait(self.interval):
                     self.poll()
+                    for line in self._take_lines():
+                        live.console.print(line, markup=False, highlight=False)
                     live.update(self._render())
             self.poll()
+            for line in self._take_lines():
+                print(line, file=self.stream)
             print(self.state.line(), file=self.stream)
             return
         last = 0.0
         while not self._stop.wait(self.interval):
             self.poll()
+            for line in self._take_lines():
+                print(line, file=self.stream, flush=True)
             if time.time() - last >= PLAIN_EVERY_S:
                 last = time.time()
                 print(self.state.line(), file=self.stream, flush=True)
         self.poll()
+        for line in self._take_lines():
+            print(line, file=self.stream, flush=True)
         print(self.state.line(), file=self.stream, flush=True)

@@ -27,6 +27,9 @@ from bench.run.reaper import Reaper, become_subreaper
 DEADLINE_GRACE_S = 10.0
 # After SIGTERM to a child, how long before everything it started is killed.
 TERM_GRACE_S = 3.0
+# What the strategy children print (Ray's, loky's and Optuna's own warnings and log lines among
+# it) lands here, in the results directory, instead of on the user's terminal, unless -v.
+LOG_FILE = "bench.log"
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,12 @@ def create_run_dir(cfg: Config, argv: list[str] | None = None, name: str | None 
 
 def run_plan(
     cfg: Config, labels: list[str], rd: RunDir, *, live: bool | None = None,
-    on_event: Callable[[str], None] | None = None,
+    on_event: Callable[[str], None] | None = None, verbosity: int = 0,
 ) -> list[RunOutcome]:
-    """Run each label in a child process; probes watch it; nothing outlives the call."""
+    """Run each label in a child process; probes watch it; nothing outlives the call.
+
+    verbosity -1: no progress or event lines; 0: progress, children's output to LOG_FILE;
+    1: progress with a line per trial, children's output on this process's stdout/stderr."""
     from probes.session import ProbeSession
     from probes.sink import JsonlSink
 
@@ -115,7 +121,10 @@ def run_plan(
 
     outcomes: list[RunOutcome] = []
     sink = JsonlSink(rd.file(SAMPLES_FILE))
-    say = on_event or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    say = on_event or (
+        (lambda msg: None) if verbosity < 0 else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    )
+    log = None if verbosity > 0 else open(rd.file(LOG_FILE), "ab")  # closed in the finally below
     try:
         with _signals_to(on_signal):
             for label in labels:
@@ -128,13 +137,17 @@ def run_plan(
                     continue
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "bench.run.child", str(rd.path), label], env=_child_env(cfg),
+                    stdout=log, stderr=log,
                 )
                 current[:] = [proc]
                 say(f"[{label}] started (pid {proc.pid})")
                 with ProbeSession(
                     proc.pid, sink.append, interval=cfg.probe_interval,
                     stack_interval=cfg.stack_interval, stacks=cfg.stacks, tags={"run": label},
-                ), Progress(rd.path, label, cfg.trials, live=live):
+                ), (
+                    contextlib.nullcontext() if verbosity < 0
+                    else Progress(rd.path, label, cfg.trials, live=live, trial_lines=verbosity > 0)
+                ):
                     code = _wait(proc, deadline, reaper, signalled)
                 current.clear()
                 reaper.kill_all(grace=TERM_GRACE_S)
@@ -146,6 +159,8 @@ def run_plan(
             with contextlib.suppress(OSError):
                 proc.kill()
         reaper.kill_all(grace=TERM_GRACE_S)
+        if log is not None:
+            log.close()
     meta = rd.meta()
     meta["end"] = time.time()
     meta["outcomes"] = [o.__dict__ for o in outcomes]
@@ -185,7 +200,8 @@ def _record_outcome(rd: RunDir, label: str, code: int, signalled: list[int]) -> 
     status = "interrupted" if signalled else "crashed"
     rd.appender(RUNS_FILE).append({
         "run": label, "strategy": base_name(label), "status": status,
-        "reason": f"runner process exited with code {code} before recording its result",
+        "reason": f"runner process exited with code {code} before recording its result"
+        + (f" (its output: {rd.file(LOG_FILE)})" if rd.file(LOG_FILE).exists() else ""),
         "end": time.time(),
     })
     return status

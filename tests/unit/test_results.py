@@ -69,3 +69,44 @@ def test_environment_is_not_recorded_except_the_thread_whitelist(monkeypatch: py
         k: v for k, v in facts["thread_env"].items() if k != "OMP_NUM_THREADS"
     }
     assert "hunter2" not in json.dumps(facts)
+
+
+def test_machine_topology_and_frequency_from_sysfs(tmp_path: Path) -> None:
+    from probes.machine import cpu_frequency, numa_nodes, parse_cpu_list, smt_siblings
+
+    assert parse_cpu_list("0-3,8,10-11") == [0, 1, 2, 3, 8, 10, 11]
+    cpu, node = tmp_path / "cpu", tmp_path / "node"
+    for i in (0, 1):
+        (cpu / f"cpu{i}" / "topology").mkdir(parents=True)
+        (cpu / f"cpu{i}" / "cpufreq").mkdir()
+        (cpu / f"cpu{i}" / "cpufreq" / "scaling_governor").write_text("powersave\n")
+    (cpu / "cpu0" / "topology" / "thread_siblings_list").write_text("0,64\n")
+    (cpu / "cpu0" / "cpufreq" / "scaling_cur_freq").write_text("2100000\n")
+    (cpu / "cpu0" / "cpufreq" / "cpuinfo_max_freq").write_text("3500000\n")
+    node.mkdir()
+    (node / "has_cpu").write_text("0-1\n")
+    assert smt_siblings(cpu) == 2
+    assert numa_nodes(node) == 2
+    assert cpu_frequency(cpu) == {"cpu_governor": "powersave", "cpu_mhz": 2100.0, "cpu_max_mhz": 3500.0}
+    assert smt_siblings(tmp_path / "none") is None and numa_nodes(tmp_path / "none") is None
+
+
+def test_fingerprint_of_this_machine_has_the_new_facts() -> None:
+    import platform
+
+    import psutil
+
+    from probes.machine import fingerprint
+
+    f = fingerprint(include_torch=False)
+    assert f["kernel"] == platform.release()
+    for lib in ("scipy", "matplotlib", "pyelftools"):
+        assert f["versions"][lib]  # all three are dependencies, so installed
+    logical, physical = psutil.cpu_count(), psutil.cpu_count(logical=False)
+    if f["smt_siblings"] is not None:
+        assert f["smt_siblings"] >= 1
+        if logical == physical:  # no SMT anywhere: one thread per core
+            assert f["smt_siblings"] == 1
+    if Path("/sys/devices/system/node").is_dir():
+        assert f["numa_nodes"] >= 1
+    assert f["cpu_mhz"] is None or f["cpu_mhz"] > 0
