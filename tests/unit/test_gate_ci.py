@@ -93,7 +93,10 @@ def test_outside_github_actions_no_annotations(
 def test_annotation_escaping() -> None:
     c = Check("a,b", "rule: x", "50%\nmore", "<= 1", False)
     (line, notice) = ci.github_annotations([c], "dir/bench.toml")
-    assert line == "::error file=dir/bench.toml,title=corebench gate%3A a%2Cb rule%3A x::a,b: rule: x measured 50%25%0Amore, limit <= 1"
+    assert line == (
+        "::error file=dir/bench.toml,title=corebench gate%3A a%2Cb rule%3A x::"
+        "a,b: rule: x measured 50%25%0Amore, limit <= 1"
+    )
     assert notice == "::notice title=corebench gate::0 of 1 checks passed"
 
 
