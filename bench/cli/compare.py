@@ -78,6 +78,20 @@ def execute(
     return rd
 
 
+def _log_tail(rd: RunDir, lines: int = 15) -> None:
+    """The end of the children's log, where a broken run's traceback is (not shown with -v:
+    it went to the terminal already)."""
+    from bench.run.runner import LOG_FILE
+
+    try:
+        text = rd.file(LOG_FILE).read_text(errors="replace").strip()
+    except OSError:
+        return
+    if text:
+        print(f"bench: last lines of {rd.file(LOG_FILE)}:", file=sys.stderr)
+        print("\n".join(text.splitlines()[-lines:]), file=sys.stderr)
+
+
 def finish(rd: RunDir, write_report: bool = True, verbosity: int = 0) -> int:
     from bench.cli.render import print_summary
 
@@ -101,4 +115,6 @@ def finish(rd: RunDir, write_report: bool = True, verbosity: int = 0) -> int:
     broken = [r for r in rd.runs() if r.get("status") in ("failed", "crashed")]
     for r in broken:
         print(f"bench: run {r.get('run')} {r.get('status')}: {r.get('reason')}", file=sys.stderr)
+    if broken:
+        _log_tail(rd)
     return 1 if broken else 0

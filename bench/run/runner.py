@@ -135,12 +135,16 @@ def run_plan(
                     rd.appender(RUNS_FILE).append({"run": label, "strategy": base_name(label),
                                                    "status": "skipped", "reason": "run timeout spent"})
                     continue
+                if log is not None:  # one log for every run of the plan: say whose lines follow
+                    log.write(f"--- [{label}] {time.strftime('%H:%M:%S')}\n".encode())
+                    log.flush()
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "bench.run.child", str(rd.path), label], env=_child_env(cfg),
                     stdout=log, stderr=log,
                 )
                 current[:] = [proc]
                 say(f"[{label}] started (pid {proc.pid})")
+
                 with ProbeSession(
                     proc.pid, sink.append, interval=cfg.probe_interval,
                     stack_interval=cfg.stack_interval, stacks=cfg.stacks, tags={"run": label},

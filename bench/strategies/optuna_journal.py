@@ -259,7 +259,8 @@ class OptunaJournal(Strategy):
                         if start_failures >= MAX_START_FAILURES:
                             raise BenchError(
                                 f"optuna-journal workers die before they run a trial "
-                                f"({describe_exit(w.pid, w.proc.exitcode)}); see the run's stderr"
+                                f"({describe_exit(w.pid, w.proc.exitcode)}); see the run's output "
+                                "(bench.log in the results directory, or the terminal with -v)"
                             )
                     self._replace(ctx, slot)
                 elif (limit is not None and slot.current is not None

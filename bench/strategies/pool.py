@@ -108,7 +108,8 @@ def _supervise(ctx: StrategyContext, workers: list[Worker], start: Callable[[], 
                 if start_failures >= MAX_START_FAILURES:
                     raise BenchError(
                         f"pool workers die before they can run a trial "
-                        f"({describe_exit(w.pid, w.proc.exitcode)}); see the run's stderr"
+                        f"({describe_exit(w.pid, w.proc.exitcode)}); see the run's output "
+                        "(bench.log in the results directory, or the terminal with -v)"
                     )
             # Replace the worker only while trials remain to be run.
             workers[i] = start() if ctx.asked < ctx.n_trials and not ctx.should_stop() else _Gone(w)

@@ -49,7 +49,10 @@ def run_bench(tmp_path: Path, strategy: str, *args: str, timeout: float = 120) -
     label = strategy
     run = next((r for r in reversed(runs) if r.get("run") == label), {})
     trials = [t for t in read_jsonl(rd / "trials.jsonl") if t.get("run") == label]
-    return RunResult(proc.returncode, run, trials, rd, wall, proc.stderr)
+    # The children's own output (tracebacks included) is in the results directory's log.
+    log = rd / "bench.log"
+    children = log.read_text(errors="replace") if log.is_file() else ""
+    return RunResult(proc.returncode, run, trials, rd, wall, proc.stderr + children)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
