@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bench.analysis.diagnose import Diagnosis, Finding
     from bench.analysis.gate import Check
     from bench.report.markdown import ReportParts
+    from bench.report.matrix import MatrixRow
 
 SCHEMA_NAME = "corebench-results"
 SCHEMA_VERSION = 1
@@ -93,9 +94,9 @@ def finding_dict(f: Finding | Mapping[str, Any]) -> dict[str, Any]:
     return {k: d.get(k) for k in ("code", "severity", "run", "evidence", "explanation", "action", "runbook")}
 
 
-def run_row(row: Any) -> dict[str, Any]:
+def run_row(row: MatrixRow) -> dict[str, Any]:
     """A matrix row with its findings as codes (the findings themselves are listed apart)."""
-    d = plain(row)
+    d: dict[str, Any] = plain(row)
     d["findings"] = [f.code for f in row.findings]
     return d
 
