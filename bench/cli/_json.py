@@ -44,9 +44,13 @@ def emit(doc: dict[str, Any], dest: str | None) -> None:
 
 
 def emit_results(dest: str | None, results_dir: str | Path, command: str) -> None:
-    """The document of a results directory, when --json was given."""
+    """The document of a finished results directory, when --json was given: the findings.json
+    its report just wrote, or (no report) a fresh analysis of its records."""
     if dest is None:
         return
-    from bench.report.json_out import results_document
+    from bench.report.json_out import FINDINGS_FILE, emit_findings, results_document
 
-    emit(results_document(results_dir, command), dest)
+    if (Path(results_dir) / FINDINGS_FILE).is_file():
+        emit_findings(results_dir, command, dest)
+    else:
+        emit(results_document(results_dir, command), dest)

@@ -27,7 +27,8 @@ def _pair(a: float | None, b: float | None, spec: str, suffix: str = "") -> str:
 
 
 def document(result: Any) -> dict[str, Any]:
-    """The diff as a results document (schema `diff` section; runs/findings stay B's own)."""
+    """The diff as a results document: the `diff` section; `runs` and `findings` stay empty
+    (each side's own are in its findings.json), B's machine and config fill the envelope."""
     from bench.analysis.diff import METHOD
     from bench.records.rundir import load_meta
     from bench.report.json_out import envelope, plain

@@ -145,7 +145,10 @@ def results_document(
     from bench.report import build
 
     d = analyse(Recorded.load(results_dir))
-    return parts_document(build(d, Path(results_dir), price_per_hour, prices, None, sweep), command)
+    doc = parts_document(build(d, Path(results_dir), price_per_hour, prices, None, sweep), command)
+    if not Path(doc["report"]).is_file():  # --no-report: name no file that is not there
+        del doc["report"]
+    return doc
 
 
 def gate_section(checks: list[Check], rules_source: str, baseline: str | None) -> dict[str, Any]:

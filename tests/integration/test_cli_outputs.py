@@ -69,10 +69,14 @@ def test_library_output_goes_to_the_log_unless_verbose(tmp_path: Path) -> None:
     validate(doc)
     assert doc["command"] == "run" and doc["verdict_line"] == lines[0]
 
-    loud = bench("run", *common, "--name", "v", "-v", "--no-report")
+    loud = bench("run", *common, "--name", "v", "-v", "--no-report", "--json", str(tmp_path / "v.json"))
     assert loud.returncode == 0, loud.stderr[-3000:]
     assert NOISE in loud.stderr
     assert not (tmp_path / "v" / "bench.log").exists()
+    doc = json.loads((tmp_path / "v.json").read_text())
+    validate(doc)
+    assert "report" not in doc  # no report was written, so none is named
+    assert [r["label"] for r in doc["runs"]] == ["pool"] and doc["runs"][0]["trials_done"] == 2
 
 
 @pytest.mark.slow
