@@ -134,7 +134,7 @@ def write_report(
     try:
         tmp.write_text(render(parts))
         tmp.replace(path)
-        write_findings(parts, path.parent)  # the same figures for tools, always beside it
+        write_findings(parts, path)  # the same figures for tools, always beside it
     except OSError as exc:
         raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -160,10 +160,12 @@ def gate_section(checks: list[Check], rules_source: str, baseline: str | None) -
     }
 
 
-def write_findings(parts: ReportParts, directory: Path, command: str = "report") -> Path:
-    """findings.json beside report.md: the report's document, written atomically."""
-    path = directory / FINDINGS_FILE
-    _write_atomic(path, parts_document(parts, command))
+def write_findings(parts: ReportParts, report: Path, command: str = "report") -> Path:
+    """findings.json beside the markdown report `report`: its document, written atomically."""
+    path = report.parent / FINDINGS_FILE
+    doc = parts_document(parts, command)
+    doc["report"] = str(report)
+    _write_atomic(path, doc)
     return path
 
 

@@ -122,7 +122,7 @@ def test_report_writes_findings_json_beside_report_md(tmp_path: Path, capsys: py
     assert doc["command"] == "report"
     saved = json.loads((out.parent / FINDINGS_FILE).read_text())
     validate(saved)
-    assert saved["findings"] == doc["findings"]
+    assert saved["findings"] == doc["findings"] and saved["report"] == str(out)
     d = analyse(Recorded.load(src))
     assert saved["runs"] == parts_document(build(d, out.parent), "report")["runs"]
 
