@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-estimate", dest="estimate", action="store_false",
                    help="skip the calibration trial that estimates the duration")
+    from bench.cli._json import add_json_argument
+    from bench.cli._options import add_verbosity_arguments
+
+    add_verbosity_arguments(p)
+    add_json_argument(p)
 
 
 def parse_worker_counts(text: str) -> tuple[int, ...]:
@@ -109,15 +114,24 @@ def run(args: argparse.Namespace) -> int:
             "bench sweep runs every worker count on a fresh study; with --study-name the later "
             "counts would join the first one's finished study and run nothing"
         )
-    return sweep(cfg, labels, counts, name=args.name, argv=sys.argv, estimate=args.estimate)
+    from bench.cli._json import emit, human_output
+
+    docs: list[dict[str, Any]] = []
+    with human_output(args.json):
+        code = sweep(cfg, labels, counts, name=args.name, argv=sys.argv, estimate=args.estimate,
+                     verbosity=args.verbosity, documents=docs if args.json else None)
+    for doc in docs:
+        emit(doc, args.json)
+    return code
 
 
 def sweep(
     cfg: Config, labels: tuple[str, ...], counts: tuple[int, ...], name: str | None = None,
-    argv: list[str] | None = None, estimate: bool = True,
+    argv: list[str] | None = None, estimate: bool = True, verbosity: int = 0,
+    documents: list[dict[str, Any]] | None = None,
 ) -> int:
     """Run every label at each worker count, interleaved, into one sweep directory; 0 when every
-    run finished ok."""
+    run finished ok. `documents`, when given, receives the sweep's results document (--json)."""
     from bench.analysis.cost.catalog import catalog_cores
     from bench.analysis.scaling import SWEEP_FILE
     from bench.analysis.scaling import document as sd
@@ -138,7 +152,7 @@ def sweep(
     doc = sd.new(cfg.to_dict(), labels, counts, order, cores, cores_source, argv)
     try:
         for label, n in order:
-            rd = runs.run_point(cfg.with_(out=str(sweep_dir)), label, n, argv)
+            rd = runs.run_point(cfg.with_(out=str(sweep_dir)), label, n, argv, verbosity)
             sd.add(doc, label, sd.point(rd, label, n), rd)
             write_json_atomic(sweep_dir / SWEEP_FILE, doc)
     except (Interrupted, KeyboardInterrupt):
@@ -147,12 +161,27 @@ def sweep(
             _write_outputs(doc, sweep_dir, "interrupted")
         raise
     analyses = _write_outputs(doc, sweep_dir, "complete")
-    print_result(doc, analyses, sweep_dir)
+    if verbosity >= 0:
+        print_result(doc, analyses, sweep_dir)
+    else:
+        print(f"report: {sweep_dir / doc.get('markdown', 'sweep.md')}")
+    if documents is not None:
+        documents.append(sweep_document(doc, sweep_dir))
     bad = [(lb, r) for lb, s in doc["sweeps"].items() for r in s["runs"] if r["status"] != "ok"]
     for lb, r in bad:
         print(f"bench sweep: {lb} at {r['workers']} workers: {r['status']}: {r['reason']}",
               file=sys.stderr)
     return 1 if bad else 0
+
+
+def sweep_document(doc: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
+    """The sweep as a results document: its strategies' points, fits and predictions under `sweep`."""
+    from bench.report.json_out import envelope, plain
+
+    out = envelope("sweep", sweep_dir, doc)
+    out["sweep"] = plain({k: v for k, v in doc.items() if k not in ("machine", "git", "config")})
+    out["report"] = str(sweep_dir / doc.get("markdown", "sweep.md"))
+    return out
 
 
 def _write_outputs(doc: dict[str, Any], sweep_dir: Path, status: str) -> dict[str, ScalingAnalysis]:

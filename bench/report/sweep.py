@@ -194,14 +194,15 @@ def _plot_one(ax_s: Any, ax_e: Any, analysis: ScalingAnalysis, label: str) -> No
 def print_result(doc: Mapping[str, Any], analyses: Mapping[str, ScalingAnalysis],
                  sweep_dir: Path) -> None:
     """The terminal summary: per strategy, the points, the fits and the predictions with ranges."""
-    from rich.console import Console
-    from rich.table import Table
+    from bench.report.terminal import console as make_console
+    from bench.report.terminal import show
+    from bench.report.terminal import table as make_table
 
-    console = Console(width=140)
+    console = make_console()
     entries = strategy_sweeps(doc)
     for label, analysis in analyses.items():
         entry = entries[label]
-        table = Table(title=f"sweep: {label}")
+        table = make_table(console, f"sweep: {label}")
         for col in ("workers", "status", "trials", "wall", "trials/s", "speedup", "efficiency"):
             table.add_column(col, justify="left" if col == "status" else "right")
         by_n = {pt.workers: pt for pt in analysis.points}
@@ -213,7 +214,7 @@ def print_result(doc: Mapping[str, Any], analyses: Mapping[str, ScalingAnalysis]
                 _fmt(pt.speedup if pt else None, ".2f", "x"),
                 _fmt(pt.efficiency if pt else None, ".0%"),
             )
-        console.print(table)
+        show(console, table)
         for name, f in (entry.get("fits") or {}).items():
             extra = f" R²={f['r2']:.3f}" if f.get("r2") is not None and f["status"] == "fitted" else ""
             console.print(f"{name}: {f['status']} {params_text(f)}{extra} {f.get('reason') or ''}".rstrip())

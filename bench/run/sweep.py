@@ -46,14 +46,16 @@ def check(cfg: Config, labels: tuple[str, ...], counts: tuple[int, ...]) -> None
             raise StrategyUnavailable(f"{base_name(label)} cannot run here: {avail.reason}")
 
 
-def run_point(cfg: Config, label: str, n: int, argv: list[str] | None) -> RunDir:
-    """`label` at `n` workers (no sequential baseline) in `<cfg.out>/<label>-w<n>`."""
+def run_point(cfg: Config, label: str, n: int, argv: list[str] | None, verbosity: int = 0) -> RunDir:
+    """`label` at `n` workers (no sequential baseline) in `<cfg.out>/<label>-w<n>`; verbosity as
+    runner.run_plan takes it (-1 quiet, 1 a line per trial and the children's output)."""
     from bench.run import runner
 
     point = cfg.with_(workers=n, strategies=(label,))
     rd = runner.create_run_dir(point, argv, f"{slug(label)}-w{n}")
-    print(f"results: {rd.path}", file=sys.stderr)
-    runner.run_plan(point, runner.plan(point, baseline=False), rd)
+    if verbosity >= 0:
+        print(f"results: {rd.path}", file=sys.stderr)
+    runner.run_plan(point, runner.plan(point, baseline=False), rd, verbosity=verbosity)
     return rd
 
 

@@ -89,7 +89,8 @@ def test_sweep_json(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     validate(doc)
     assert doc["command"] == "sweep" and doc["sweep"]["workers"] == [1, 2]
-    assert [r["workers"] for r in doc["sweep"]["runs"]] == [1, 2]
+    assert [r["workers"] for r in doc["sweep"]["sweeps"]["pool"]["runs"]] == [1, 2]
+    assert doc["sweep"]["sweeps"]["pool"]["fits"]
     assert doc["sweep"] == {k: v for k, v in json.loads((tmp_path / "s" / "sweep.json").read_text()).items()
                             if k not in ("machine", "git", "config")}
     assert proc.stdout.splitlines() == [f"report: {tmp_path / 's' / 'sweep.md'}"]
