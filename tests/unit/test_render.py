@@ -64,3 +64,28 @@ def test_summary_in_a_pipe_has_every_run_on_one_line(monkeypatch: pytest.MonkeyP
     labels = [line.split()[0] for line in lines[2:]]
     assert labels == ["sequential", "optuna-threads", "pool", "pool@unlimited"]
     assert len({len(line.split()) for line in lines[2:]}) == 1
+
+
+def test_verbose_progress_prints_a_line_per_finished_trial(tmp_path: Path) -> None:
+    import json
+
+    from bench.run.progress import Progress
+
+    stream = io.StringIO()
+    trials = tmp_path / "trials.jsonl"
+    with Progress(tmp_path, "pool", 2, live=False, stream=stream, interval=0.05, trial_lines=True):
+        with trials.open("a") as fh:
+            for rec in (
+                {"run": "pool", "number": 0, "state": "complete", "start": 10.0, "end": 10.5,
+                 "value": 0.25, "pid": 41},
+                {"run": "other", "number": 0, "state": "complete", "start": 1.0, "end": 2.0},
+                {"run": "pool", "number": 1, "state": "fail", "start": 10.0, "end": 11.0,
+                 "error": "ValueError: boom", "pid": 42},
+            ):
+                fh.write(json.dumps(rec) + "\n")
+    lines = stream.getvalue().splitlines()
+    assert [line for line in lines if " trial " in line] == [
+        "[pool] trial 0 complete in 0.50 s value 0.25 pid 41",
+        "[pool] trial 1 fail in 1.00 s pid 42 (ValueError: boom)",
+    ]
+    assert lines[-1].startswith("[pool] 2/2 trials done; (1 not complete)")
