@@ -1,5 +1,6 @@
-"""Shared fixtures: a local Ray head for the whole session, a check that no test leaves a process
-behind, and a helper that runs one strategy through the real CLI (`python -m bench run`)."""
+"""Shared fixtures: a local Ray head and a PostgreSQL server for the whole session, a check that no
+test leaves a process behind, and a helper that runs one strategy through the real CLI
+(`python -m bench run`)."""
 
 from __future__ import annotations
 
@@ -105,8 +106,20 @@ def ray_address(request: pytest.FixtureRequest) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         stop_tree(head)
-        exempt_roots.clear()
+        exempt_roots.difference_update(p.pid for p in head)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Any]:
+    """One PostgreSQL server for the whole session (tests that stop it make their own)."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
 
 
 # -- running one strategy through the CLI --------------------------------------------------------

@@ -42,7 +42,7 @@ def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
         # beside it keeps a study of its own.
         return join_study(cfg.storage, cfg.study_name, direction, sampler)
     return optuna.create_study(
-        storage=open_storage(cfg.storage) if cfg.storage else None, sampler=sampler,
+        storage=open_storage(cfg.storage), sampler=sampler,
         direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.records.rundir import JsonlAppender
+from bench.strategies import _storage_time
 from bench.trial.execute import CANCELLED, COMPLETE, TrialRecord, TrialSpec
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class StrategyContext:
     # whose workers cannot be stopped (threads of this process): the only way to end on time.
     exit_now: Callable[[str, str], None] | None = None
     _pending: dict[int, Any] = field(default_factory=dict)
+    _ask_s: dict[int, float] = field(default_factory=dict)  # storage seconds of each pending ask
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -76,9 +78,11 @@ class StrategyContext:
         with self._lock:
             if self.asked >= self.n_trials or self.should_stop():
                 return None
+            t0 = _storage_time.seconds()
             trial = self.study.ask(fixed_distributions=self.search_space)
             self.asked += 1
             self._pending[trial.number] = trial
+            self._ask_s[trial.number] = _storage_time.seconds() - t0
             return self.spec_for(trial.number, dict(trial.params))
 
     def spec_for(self, number: int, params: dict[str, Any]) -> TrialSpec:
@@ -94,13 +98,22 @@ class StrategyContext:
         record = record.with_(run=self.label, strategy=self.strategy)
         with self._lock:
             trial = self._pending.pop(record.number, None)
+            ask_s = self._ask_s.pop(record.number, None)
             self.told += 1
-        self.trials_out.append(record.to_dict())
-        if trial is not None:
+        if trial is None:
+            self.trials_out.append(record.to_dict())
+            return
+        t0 = _storage_time.seconds()
+        try:
             if record.state == COMPLETE and record.value is not None:
                 self.study.tell(trial, record.value)
             else:
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        finally:
+            # Told first so the record carries the tell's storage time; appended even when the
+            # storage failed (the trial ran; the run then ends with the storage's error).
+            storage_s = (ask_s or 0.0) + _storage_time.seconds() - t0
+            self.trials_out.append(record.with_(storage_s=storage_s).to_dict())
 
     def record_only(self, record: TrialRecord) -> None:
         """Append a trial the study already knows (strategies whose workers tell the study)."""
@@ -124,6 +137,7 @@ class StrategyContext:
         with self._lock:
             pending = list(self._pending.items())
             self._pending.clear()
+            self._ask_s.clear()
             self.cancelled += len(pending)
         now = time.time()
         for number, trial in pending:

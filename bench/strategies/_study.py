@@ -17,18 +17,24 @@ def make_sampler(name: str, seed: int | None) -> Any:
 JOURNAL_LOCK_GRACE_S = 3  # Optuna warns below 3 s
 
 
-def open_storage(url_or_path: str) -> Any:
-    """An RDB URL as it is (SQLAlchemy creates one engine per process), or a journal file path."""
+def open_storage(url_or_path: str | None) -> Any:
+    """The storage of an RDB URL (one SQLAlchemy engine per process), of a journal file path, or
+    in memory (None); its calls timed per thread (bench.strategies._storage_time)."""
+    from optuna.storages import InMemoryStorage, JournalStorage, get_storage
+
+    from bench.strategies._storage_time import timed
+
+    if not url_or_path:
+        return timed(InMemoryStorage())
     if "://" in url_or_path:
-        return url_or_path
-    from optuna.storages import JournalStorage
+        return timed(get_storage(url_or_path))
     from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
     # A worker killed (trial timeout, crash, run deadline) while it holds the journal's lock
     # leaves the lock behind; with Optuna's default 30 s grace every other process stalls that
     # long. Journal writes take milliseconds, so a lock older than this is a dead holder's.
     lock = JournalFileSymlinkLock(url_or_path, grace_period=JOURNAL_LOCK_GRACE_S)
-    return JournalStorage(JournalFileBackend(url_or_path, lock_obj=lock))
+    return timed(JournalStorage(JournalFileBackend(url_or_path, lock_obj=lock)))
 
 
 # Processes that start together race to create the RDB tables and the study; the loser of that

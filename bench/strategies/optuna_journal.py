@@ -53,6 +53,7 @@ from bench.trial.execute import (
     Outcome,
     TrialRecord,
     call_objective,
+    error_summary,
     preload,
     worker_id,
 )
@@ -104,9 +105,23 @@ def owner_id() -> str:
 
 
 def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
-    """Worker process: optimize the shared study for `job.share` trials, recording each one."""
+    """Worker process: optimize the shared study for `job.share` trials, recording each one. A
+    failure outside the trials (the storage gone, a bad URL) goes to the parent as one line."""
+    try:
+        _optimize(conn, job, parent_pid)
+    except Exception as exc:
+        from probes.redact import redact_arg
+
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(("error", " ".join(redact_arg(error_summary(exc)).split())))
+        raise SystemExit(1) from None
+
+
+def _optimize(conn: Connection, job: _Job, parent_pid: int) -> None:
     init_worker(job.threads, parent_pid)
     import optuna
+
+    from bench.strategies import _storage_time
 
     # Our records carry each failure; Optuna's own per-trial warning would only repeat it.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -121,6 +136,10 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     budget = job.budget
     if budget is not None and len(study.get_trials(deepcopy=False)) >= budget:
         return  # the other processes spent the budget while this one started
+    # A trial's record waits for its tell (the callback below), so that its storage time counts
+    # every call made for it: ask, suggest and report, user attributes, tell.
+    finished: dict[int, TrialRecord] = {}
+    mark = [0.0]  # storage seconds of this worker when the previous trial was recorded
 
     def objective(trial: optuna.Trial) -> float:
         from bench.trial import threads as thread_policy
@@ -139,16 +158,26 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
             with heartbeat.trial(job.heartbeat_path, job.label, trial.number, me):
                 return call_objective(fn, trial, outcome)
         finally:
-            out.append(TrialRecord(
+            finished[trial.number] = TrialRecord(
                 number=trial.number, state=outcome.state, value=outcome.value,
                 params=dict(trial.params), start=start, end=time.time(), pid=os.getpid(), worker=me,
                 torch_threads=thread_policy.current_torch_threads(), run=job.label,
                 strategy=job.strategy, error=outcome.error,
-            ).to_dict())
-            conn.send(("end", trial.number))
+            )
+
+    def record(study: optuna.Study, frozen: Any) -> None:
+        now = _storage_time.seconds()
+        rec = finished.pop(frozen.number, None)
+        if rec is not None:  # None: an over-budget number, which ran nothing
+            out.append(rec.with_(storage_s=now - mark[0]).to_dict())
+            conn.send(("end", frozen.number))
+        mark[0] = now
 
     # After each trial, stop once the study holds the budget (numbers still decide who runs).
-    callbacks = [] if budget is None else [optuna.study.MaxTrialsCallback(budget, states=None)]
+    callbacks: list[Any] = [record]
+    if budget is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(budget, states=None))
+    mark[0] = _storage_time.seconds()
     # catch: a raising trial is FAIL in the study and `failed` in the records; the worker goes on.
     study.optimize(objective, n_trials=job.share, catch=(Exception,), callbacks=callbacks)
 
@@ -163,6 +192,7 @@ class _Slot:
     current: tuple[int, float] | None = None  # (trial number, start) of the running trial
     starts: int = 0
     ran_any: bool = False
+    error: str = ""  # the last worker's own one-line account of why it stopped
 
 
 class OptunaJournal(Strategy):
@@ -249,18 +279,21 @@ class OptunaJournal(Strategy):
                 self._drain(ctx, slot, w)
                 if w.dead():
                     w.proc.join(1.0)
+                    self._drain(ctx, slot, w)  # its last words, sent just before it exited
                     w.close()
+                    why = describe_exit(w.pid, w.proc.exitcode)
+                    if slot.error:
+                        why, slot.error = f"{why}: {slot.error}", ""
                     if slot.current is not None:
-                        self._end_trial(ctx, slot, CRASHED, describe_exit(w.pid, w.proc.exitcode))
+                        self._end_trial(ctx, slot, CRASHED, why)
                     elif self._shared and w.proc.exitcode == 0:
                         slot.left = 0  # it stopped because the study holds its budget
                     elif not slot.ran_any and w.proc.exitcode != 0:
                         start_failures += 1
                         if start_failures >= MAX_START_FAILURES:
                             raise BenchError(
-                                f"optuna-journal workers die before they run a trial "
-                                f"({describe_exit(w.pid, w.proc.exitcode)}); see the run's output "
-                                "(bench.log in the results directory, or the terminal with -v)"
+                                f"optuna-journal workers die before they run a trial ({why}); see the "
+                                "run's output (bench.log in the results directory, or the terminal with -v)"
                             )
                     self._replace(ctx, slot)
                 elif (limit is not None and slot.current is not None
@@ -285,6 +318,8 @@ class OptunaJournal(Strategy):
                 slot.current = None
                 slot.left -= 1
                 ctx.note(told=1)
+            elif isinstance(msg, tuple) and msg[0] == "error":
+                slot.error = str(msg[1])
 
     def _replace(self, ctx: StrategyContext, slot: _Slot) -> None:
         slot.worker = None

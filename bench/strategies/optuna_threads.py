@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from bench.strategies import _storage_time
 from bench.strategies._base import Strategy, StrategyContext
 from bench.trial import heartbeat
 from bench.trial import threads as thread_policy
@@ -54,6 +55,10 @@ class OptunaThreads(Strategy):
         lock = threading.Lock()
         running: dict[int, tuple[float, Any]] = {}  # number -> (start, Trial)
         done = threading.Event()
+        # A finished trial's record waits here for its tell (`record` below, in the same thread),
+        # so that its storage time counts every call made for it; the deadline path flushes it.
+        told: dict[int, TrialRecord] = {}
+        marks = threading.local()  # this thread's storage seconds when it last recorded a trial
 
         def objective(trial: optuna.Trial) -> float:
             start = time.time()
@@ -77,11 +82,23 @@ class OptunaThreads(Strategy):
                         "thread cannot be stopped, so it ran to its end (the study kept its value)"
                     )
                 if mine:  # else the stop path recorded it already
-                    ctx.record_only(TrialRecord(
+                    rec = TrialRecord(
                         number=number, state=outcome.state, value=outcome.value,
                         params=dict(trial.params), start=start, end=end, pid=os.getpid(), worker=me,
                         torch_threads=thread_policy.current_torch_threads(), error=outcome.error,
-                    ))
+                    )
+                    with lock:
+                        told[number] = rec
+
+        def record(study: optuna.Study, frozen: Any) -> None:
+            now = _storage_time.seconds()
+            with lock:
+                rec = told.pop(frozen.number, None)
+            if rec is not None:
+                # A trial thread (new, or reused by Optuna's executor) makes storage calls for
+                # its trials only, so everything since its last record belongs to this trial.
+                ctx.record_only(rec.with_(storage_s=now - getattr(marks, "t", 0.0)))
+            marks.t = now
 
         def stop_asking(study: optuna.Study, frozen: Any) -> None:
             # Runs in the trial's thread after each trial, where Study.stop is allowed.
@@ -89,21 +106,22 @@ class OptunaThreads(Strategy):
                 study.stop()
 
         watcher = threading.Thread(
-            target=self._watch, args=(ctx, lock, running, done), name="corebench-deadline",
+            target=self._watch, args=(ctx, lock, running, done, told), name="corebench-deadline",
             daemon=True,
         )
         watcher.start()
+        marks.t = _storage_time.seconds()  # n_jobs=1 runs the trials in this thread
         try:
             ctx.study.optimize(
                 objective, n_trials=ctx.n_trials, n_jobs=ctx.workers, catch=(Exception,),
-                callbacks=[stop_asking],
+                callbacks=[record, stop_asking],
             )
         finally:
             done.set()
 
     def _watch(
         self, ctx: StrategyContext, lock: threading.Lock, running: dict[int, tuple[float, Any]],
-        done: threading.Event,
+        done: threading.Event, told: dict[int, TrialRecord],
     ) -> None:
         """At the deadline or a stop request, end the run even if trial threads never return."""
         while not done.is_set():
@@ -118,6 +136,11 @@ class OptunaThreads(Strategy):
             running.clear()
         if not abandoned and done.wait(SETTLE_S):
             return
+        with lock:  # finished, but the run ends before their tell returned: recorded as they are
+            unrecorded = list(told.values())
+            told.clear()
+        for rec in unrecorded:
+            ctx.record_only(rec)
         self._abandon(ctx, abandoned)
 
     @staticmethod

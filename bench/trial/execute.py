@@ -57,6 +57,10 @@ class TrialRecord:
     pids: list[int] | None = None
     # The Ray node that ran it (ray strategy; None elsewhere or when the task never reported).
     node: str | None = None
+    # Wall seconds of this trial's Optuna storage calls (ask, suggest, report, tell), wherever
+    # they ran (the parent for ask/tell strategies, the worker for optuna-journal); None when the
+    # trial never reached the storage through a timed path (a worker killed mid-trial).
+    storage_s: float | None = None
 
     @property
     def duration(self) -> float:

@@ -1,6 +1,8 @@
 """Two independent `bench run --strategy optuna-journal` processes share one study through
 `--storage` + `--study-name` and together run exactly --trials trials (issue 9: "two processes
-share an SQLite-backed study and run exactly N trials"; runbooks/multi-machine.md).
+share an SQLite-backed study and run exactly N trials"; issue 17: the same on a real PostgreSQL
+server, also under `bench compare`, with the database password never written or printed;
+runbooks/multi-machine.md).
 
 Each process stands for one machine: its own results directory, its own workers, nothing shared
 but the storage. The objective (tests/scripts/shared_study_objective.py) holds each process's
@@ -15,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,23 @@ STUDY = "shared"
 RUN_TIMEOUT_S = 240
 
 
-def _bench_run(storage: str, out: Path, name: str, *extra: str) -> list[str]:
+def _bench_run(storage: str, out: Path, name: str, *extra: str, study: str = STUDY) -> list[str]:
     return [
         sys.executable, "-m", "bench", "run", "--strategy", "optuna-journal", "--preset", "smoke",
         "-n", str(N), "-w", "1", "--sampler", "random", "--no-stacks", "--no-report",
-        "--objective", OBJECTIVE, "--storage", storage, "--study-name", STUDY,
+        "--objective", OBJECTIVE, "--storage", storage, "--study-name", study,
         "-o", str(out), "--name", name, *extra,
+    ]
+
+
+def _bench_compare(storage: str, out: Path, name: str, study: str) -> list[str]:
+    """`bench compare` of optuna-journal (its sequential baseline comes first, in a study of its
+    own in the same storage), with the report written: every file a person might share."""
+    return [
+        sys.executable, "-m", "bench", "compare", "--strategies", "optuna-journal", "--preset",
+        "smoke", "-n", str(N), "-w", "1", "--sampler", "random", "--no-stacks",
+        "--objective", OBJECTIVE, "--storage", storage, "--study-name", study,
+        "-o", str(out), "--name", name,
     ]
 
 
@@ -63,27 +77,74 @@ def _records(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-def _storage(kind: str, tmp_path: Path) -> str:
+def _storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'study.db'}"
+    if kind == "postgres":
+        return str(request.getfixturevalue("pg").url)
     return str(tmp_path / "study.journal")
 
 
+def assert_no_password(password: str, where: Path, *outputs: str) -> None:
+    """The password is in no file under `where` (run.json, samples, trials, runs, report, logs)
+    and in none of the printed outputs."""
+    assert len(password) >= 8
+    for path in where.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), f"password written to {path}"
+    for out in outputs:
+        assert password not in out, "password printed"
+
+
+KINDS = ["sqlite", "journal", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "journal"])
-def test_two_processes_share_one_study_and_run_exactly_n(tmp_path: Path, kind: str) -> None:
-    storage = _storage(kind, tmp_path)
+@pytest.mark.parametrize("kind", KINDS)
+def test_two_processes_share_one_study_and_run_exactly_n(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest,
+) -> None:
+    storage = _storage(kind, tmp_path, request)
+    study_name = f"{STUDY}-{uuid.uuid4().hex[:8]}"  # the server outlives this test
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     env = {**os.environ, "COREBENCH_BARRIER_DIR": str(barrier), "COREBENCH_BARRIER_PARTIES": "2",
            "PYTHONUNBUFFERED": "1"}
     started = time.monotonic()
-    procs = [_start(_bench_run(storage, tmp_path / name, name), env) for name in ("a", "b")]
-    for proc in procs:
-        _finish(proc)
+    procs = [_start(_bench_run(storage, tmp_path / name, name, study=study_name), env)
+             for name in ("a", "b")]
+    outputs = [_finish(proc) for proc in procs]
     wall = time.monotonic() - started
+    _check_shared_study(storage, study_name, tmp_path / "a" / "a", tmp_path / "b" / "b")
+    if kind == "postgres":
+        assert_no_password(request.getfixturevalue("pg").password, tmp_path, *outputs)
+    print(f"{kind}: 2 processes, {N} trials, {wall:.1f} s")
 
-    study = optuna.load_study(study_name=STUDY, storage=open_storage(storage))
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_compares_share_one_postgres_study(tmp_path: Path, pg: Any) -> None:
+    study_name = f"{STUDY}-{uuid.uuid4().hex[:8]}"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, "COREBENCH_BARRIER_DIR": str(barrier), "COREBENCH_BARRIER_PARTIES": "2",
+           "COREBENCH_BARRIER_STUDY": study_name, "PYTHONUNBUFFERED": "1"}
+    procs = [_start(_bench_compare(pg.url, tmp_path / name, name, study_name), env)
+             for name in ("a", "b")]
+    outputs = [_finish(proc) for proc in procs]
+    _check_shared_study(pg.url, study_name, tmp_path / "a" / "a", tmp_path / "b" / "b",
+                        label="optuna-journal")
+    for name in ("a", "b"):
+        report = (tmp_path / name / name / "report.md").read_text()
+        assert "postgresql" in report  # the storage backend row of the report
+    assert_no_password(pg.password, tmp_path, *outputs)
+
+
+def _check_shared_study(storage: str, study_name: str, a_dir: Path, b_dir: Path,
+                        label: str | None = None) -> None:
+    """Exactly N COMPLETE trials 0..N-1, numbers unique, both processes contributed, and each
+    process recorded only its own workers' trials."""
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
     trials = study.get_trials(deepcopy=False)
     in_budget = [t for t in trials if not t.user_attrs.get(ATTR_OVER_BUDGET)]
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -103,7 +164,8 @@ def test_two_processes_share_one_study_and_run_exactly_n(tmp_path: Path, kind: s
     assert len(workers) == 2
 
     # Each process recorded only the trials its own workers ran: together the study, no overlap.
-    a, b = _records(tmp_path / "a" / "a"), _records(tmp_path / "b" / "b")
+    a = [r for r in _records(a_dir) if label is None or r["run"] == label]
+    b = [r for r in _records(b_dir) if label is None or r["run"] == label]
     assert a and b, "each process should have run at least one trial"
     assert all(r["state"] == "complete" for r in a + b)
     assert sorted(r["number"] for r in a + b) == list(range(N))
@@ -112,16 +174,18 @@ def test_two_processes_share_one_study_and_run_exactly_n(tmp_path: Path, kind: s
     for r in a + b:
         assert by_number[r["number"]].user_attrs[ATTR_WORKER] == r["worker"]
         assert by_number[r["number"]].value == pytest.approx(r["value"])
-    runs = [json.loads(line) for d in ("a", "b")
-            for line in (tmp_path / d / d / "runs.jsonl").read_text().splitlines() if line]
+        # The worker timed its storage calls for this trial: ask, suggest, user attrs, tell.
+        assert r["storage_s"] is not None and r["storage_s"] > 0
+    runs = [json.loads(line) for d in (a_dir, b_dir)
+            for line in (d / "runs.jsonl").read_text().splitlines() if line]
+    runs = [r for r in runs if label is None or r["run"] == label]
     assert [r["status"] for r in runs] == ["ok", "ok"]
     assert sum(r["trials_told"] for r in runs) == N
-    print(f"{kind}: 2 processes, {N} trials, {len(a)} + {len(b)}, {wall:.1f} s")
 
 
 @pytest.mark.slow
 def test_a_process_joining_a_spent_study_runs_nothing(tmp_path: Path) -> None:
-    storage = _storage("sqlite", tmp_path)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(study_name=STUDY, storage=storage, direction="minimize")
     for x in range(N):
         study.add_trial(optuna.trial.create_trial(
