@@ -36,6 +36,18 @@ class RunSummary:
     wall_speedup: float | None  # sequential wall per trial / this wall per trial
     pids: int  # distinct worker pids in the trial records
     reason: str = ""
+    storage: str = ""  # the storage backend: in-memory, journal file, sqlite, postgresql, ...
+    storage_s: float | None = None  # storage-call wall seconds summed over the timed trials
+    storage_trials: int = 0  # trials whose record carries their storage time
+    # storage_s over the time of the threads that make the calls (each worker for optuna-journal
+    # and optuna-threads, the one parent for ask/tell strategies) during the working phase
+    storage_share: float | None = None
+    storage_callers: int = 1
+    storage_in_workers: bool = False  # the workers call the storage (else the parent does)
+
+    @property
+    def storage_per_trial(self) -> float | None:
+        return None if self.storage_s is None or not self.storage_trials else self.storage_s / self.storage_trials
 
 
 def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[RunSummary]:
@@ -59,6 +71,12 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         startup = None
         if started and rec.get("start") is not None:
             startup = max(0.0, min(float(t["start"]) for t in started) - float(rec["start"]))
+        timed = [float(t["storage_s"]) for t in ts if t.get("storage_s") is not None]
+        callers = int(rec.get("storage_callers") or 1)
+        storage_s = sum(timed) if timed else None
+        share = None
+        if storage_s is not None and work:
+            share = min(1.0, storage_s / (callers * work))
         rows.append(RunSummary(
             label=label, strategy=str(rec.get("strategy") or base_name(label)),
             status=str(rec.get("status")), workers=int(rec.get("workers") or 1),
@@ -68,6 +86,9 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
             throughput=len(ok) / work if work and ok else None, speedup=None, efficiency=None,
             wall_speedup=None, pids=len(pid_set),
             reason=str(rec.get("reason") or ""),
+            storage=str(rec.get("storage") or ""), storage_s=storage_s, storage_trials=len(timed),
+            storage_share=share, storage_callers=callers,
+            storage_in_workers=bool(rec.get("storage_in_workers")),
         ))
     base = next((r for r in rows if r.strategy == "sequential" and r.throughput), None)
     out = []

@@ -13,6 +13,7 @@ from typing import Any
 from bench import __version__
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import thresholds as th
+from bench.analysis.diagnose.findings import storage_bound
 from bench.report import cells as c
 from bench.report import matrix, nodes
 from bench.report.cost import TRIALS_PER_QUOTE, Catalog, MeasuredCost, ProjectedCost, ScalingModel
@@ -125,7 +126,12 @@ def matrix_section(p: ReportParts) -> str:
         f"threads: ran ≥ {th.RUNNABLE_THREAD_MIN_PCT:.0f}% of a core in a sample, median over the "
         "trials, per usable core. CPU use: mean over the trials and peak sample, 100% = all "
         f"{cores} usable cores. Useful efficiency = speedup / workers, from completed trials per "
-        "second (never from CPU%).",
+        "second (never from CPU%). Storage: the Optuna storage backend, and the wall time of its "
+        "calls (ask, suggest, report, tell) summed over the trials, as a share of the time of "
+        "the threads that make them over the trials (each worker for optuna-journal and "
+        "optuna-threads, the parent for ask/tell strategies) and per trial; "
+        f"{c.WARN} from {storage_bound.STORAGE_SHARE_MIN:.0%}, "
+        f"{c.BAD} from {storage_bound.STORAGE_SHARE_ERROR:.0%} (STORAGE_BOUND).",
     ]
     cluster = matrix.cluster_notes(p.matrix)
     if cluster:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bench.analysis.diagnose import Diagnosis, Finding, expected_processes
 from bench.analysis.diagnose import thresholds as th
-from bench.analysis.diagnose.findings import undersubscribed
+from bench.analysis.diagnose.findings import storage_bound, undersubscribed
 from bench.report import cells as c
 
 # CPU use of capacity: at or above this reads ✅ (the UNDERSUBSCRIBED line), below BAD reads ❌.
@@ -29,6 +29,7 @@ HEADER = (
     "trials done",
     "wall",
     "speedup vs sequential",
+    "storage (backend · share of callers' time · per trial)",
     "findings",
 )
 
@@ -60,6 +61,9 @@ class MatrixRow:
     # and the capacity they are a share of (usable cores here, or the nodes' Ray CPUs).
     nodes: int = 0
     capacity: int = 0
+    storage: str = ""
+    storage_share: float | None = None
+    storage_per_trial: float | None = None
 
     @property
     def baseline(self) -> bool:
@@ -96,6 +100,9 @@ def rows(d: Diagnosis) -> list[MatrixRow]:
                 findings=tuple(d.findings.get(label, [])),
                 nodes=obs.nodes,
                 capacity=cores,
+                storage=s.storage if s else "",
+                storage_share=s.storage_share if s else None,
+                storage_per_trial=s.storage_per_trial if s else None,
             )
         )
     return out
@@ -145,6 +152,18 @@ def _trials(r: MatrixRow) -> str:
     return text
 
 
+def _storage(r: MatrixRow) -> str:
+    if r.status in NEVER_RAN or not r.storage:
+        return c.NA
+    if r.storage_share is None:
+        return f"{r.storage} · not timed"
+    share = r.storage_share
+    flag = (c.BAD if share >= storage_bound.STORAGE_SHARE_ERROR
+            else c.WARN if share >= storage_bound.STORAGE_SHARE_MIN else "")
+    per = c.NA if r.storage_per_trial is None else f"{r.storage_per_trial * 1000:.1f} ms"
+    return f"{flag} {r.storage} · {c.pct(share)} · {per}".strip()
+
+
 def _status(r: MatrixRow) -> str:
     if r.status == "ok":
         return "ok"
@@ -187,6 +206,7 @@ def render(rs: list[MatrixRow]) -> str:
                 _trials(r),
                 c.seconds(r.wall),
                 "1.00× (baseline)" if r.baseline and r.speedup else c.times(r.speedup),
+                _storage(r),
                 findings_cell(r.findings),
             ]
         )

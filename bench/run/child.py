@@ -22,6 +22,7 @@ from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.strategies import StrategyContext, get
+from bench.strategies._storage_time import JOURNAL_FILE, backend_name
 from bench.strategies._study import join_study, make_sampler, open_storage
 from bench.trial import threads as thread_policy
 from bench.trial.execute import preload
@@ -64,7 +65,12 @@ def run_child(run_dir: Path, label: str) -> int:
         "workers": cfg.workers if spec.strategy != "sequential" else 1,
         "pid": os.getpid(), "process_start": _process_start(), "start": started,
         "kind": cls.kind,
+        # The backend's name, never its URL (the password): in-memory, journal file, sqlite, ...
+        "storage": backend_name(cfg.storage) if cfg.storage or spec.strategy != "optuna-journal"
+        else JOURNAL_FILE,
     }
+    base["storage_in_workers"] = cls.storage_in_workers
+    base["storage_callers"] = base["workers"] if cls.storage_in_workers else 1
     avail = cls.available()
     objective = objective_from_config(cfg)
     space = None

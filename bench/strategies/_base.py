@@ -161,6 +161,10 @@ class Strategy(ABC):
     # Does it sample parameters in the parent (ask/tell), needing a declared search space?
     needs_search_space: ClassVar[bool] = True
     uses_start_method: ClassVar[bool] = False
+    # Who makes the storage calls (ask, suggest, tell): each worker (it runs study.optimize), or
+    # only the parent, for all workers (ask/tell strategies). The storage share of a run is of
+    # the time of those callers.
+    storage_in_workers: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> Availability:

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 _local = threading.local()
+JOURNAL_FILE = "journal file"
 
 
 def seconds() -> float:
@@ -34,7 +35,7 @@ def backend_name(url_or_path: str | None) -> str:
         if scheme.startswith("grpc"):
             return "gRPC proxy"
         return scheme.split("+", 1)[0] or "rdb"
-    return "journal file"
+    return JOURNAL_FILE
 
 
 def _timed_method(name: str) -> Any:

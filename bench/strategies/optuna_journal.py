@@ -200,6 +200,7 @@ class OptunaJournal(Strategy):
     kind = "processes"
     summary = "W processes, each study.optimize on one shared JournalStorage (or RDB) study"
     can_stop_trial = True  # the worker running it is killed and replaced
+    storage_in_workers = True  # each worker runs study.optimize on the storage
     needs_search_space = False  # define-by-run on real Trials
     uses_start_method = True
 

@@ -18,6 +18,7 @@ from bench.analysis.diagnose.findings import (
     spin_wait,
     stalled,
     startup_dominated,
+    storage_bound,
     threads_not_processes,
     undersubscribed,
 )
@@ -52,6 +53,7 @@ REGISTRY: tuple[FindingSpec, ...] = (
     oversubscribed.SPEC,
     spin_wait.SPEC,
     startup_dominated.SPEC,
+    storage_bound.SPEC,
     dispatch_overhead.SPEC,
     undersubscribed.SPEC,
     contended.SPEC,
@@ -69,6 +71,7 @@ UNDERSUBSCRIBED = undersubscribed.CODE
 STALLED = stalled.CODE
 STARTUP_DOMINATED = startup_dominated.CODE
 DISPATCH_OVERHEAD = dispatch_overhead.CODE
+STORAGE_BOUND = storage_bound.CODE
 CONTENDED = contended.CODE
 HEALTHY = healthy.CODE
 
