@@ -36,16 +36,20 @@ def _strategy_section(label: str, entry: Mapping[str, Any], analysis: ScalingAna
                       level: str) -> list[str]:
     base = analysis.base_workers
     out = [f"{level} Measured", "",
-           "| workers | status | trials done | wall | trials/s | speedup | efficiency |",
-           "|---:|---|---:|---:|---:|---:|---:|"]
+           "| workers | status | trials done | wall | trials/s | speedup | efficiency "
+           "| storage share | storage / trial |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     by_n = {pt.workers: pt for pt in analysis.points}
     for r in entry.get("runs") or []:
         pt = by_n.get(int(r["workers"]))
+        per = r.get("storage_per_trial_s")
         out.append(
             f"| {r['workers']} | {r['status']} | {r.get('trials_done', '-')} "
             f"| {_fmt(r.get('wall'), '.1f', ' s')} | {_fmt(r.get('throughput'), '.3f')} "
             f"| {_fmt(pt.speedup if pt else None, '.2f', 'x')} "
-            f"| {_fmt(pt.efficiency if pt else None, '.0%')} |"
+            f"| {_fmt(pt.efficiency if pt else None, '.0%')} "
+            f"| {_fmt(r.get('storage_share'), '.0%')} "
+            f"| {_fmt(None if per is None else per * 1000, '.1f', ' ms')} |"
         )
     base_text = "?" if base is None else f"{base} worker{'s' if base > 1 else ''}"
     out += ["", "Speedup is completed trials per second of work (first trial start to last trial "
@@ -74,6 +78,14 @@ def _strategy_section(label: str, entry: Mapping[str, Any], analysis: ScalingAna
             f"| {p.cores}{' *' if p.extrapolated else ''} | {_fmt(p.speedup, '.2f', 'x')} "
             f"| {p.model} | {rng} | {_fmt(p.efficiency, '.0%')} | {_fmt(thr, '.0f')} |"
         )
+    storage = next((str(r["storage"]) for r in entry.get("runs") or [] if r.get("storage")), None)
+    if storage:
+        out += ["", f"Storage: {storage}. Storage share: the wall time of the trials' storage calls "
+                "(ask, suggest, report, tell) over the time of the threads that make them during "
+                "the trials."]
+    for f in entry.get("findings") or []:
+        out += ["", f"**{f['code']}** ({f['severity']}): {f['explanation']} {f['action']} "
+                f"Runbook: `{f['runbook']}`."]
     notes = entry.get("notes", analysis.notes)
     if notes:
         out += ["", f"{level} Notes", ""] + [f"- {n}" for n in notes]

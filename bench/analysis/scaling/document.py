@@ -49,6 +49,8 @@ def point(rd: RunDir, label: str, n: int) -> dict[str, Any]:
         "work_wall": row.work_wall, "startup": row.startup, "throughput": row.throughput,
         "pids": row.pids, "threads": row.threads,
         "trial_mean_s": sum(done) / len(done) if done else None,
+        "storage": row.storage, "storage_share": row.storage_share,
+        "storage_per_trial_s": row.storage_per_trial,
         "finished": time.time(),
     }
 
@@ -88,7 +90,20 @@ def finish(doc: dict[str, Any], status: str) -> dict[str, ScalingAnalysis]:
     for label, entry in doc["sweeps"].items():
         if label in analyses:
             entry["notes"] = [*entry["notes"], *run_notes(entry)]
+            entry["findings"] = [f.to_dict() for f in sweep_findings(label, entry)]
     return analyses
+
+
+def sweep_findings(label: str, entry: dict[str, Any]) -> list[Any]:
+    """Findings only a sweep can show: STORAGE_BOUND when storage time per trial grows with W."""
+    from bench.analysis.diagnose.findings import storage_bound as sb
+
+    ok = [r for r in entry["runs"] if r.get("status") == "ok"]
+    points = [sb.SweepPoint(int(r["workers"]), r.get("storage_per_trial_s"), r.get("storage_share"),
+                            r.get("throughput")) for r in ok]
+    backend = next((str(r["storage"]) for r in ok if r.get("storage")), "storage")
+    found = sb.sweep_rule(label, backend, points)
+    return [] if found is None else [found]
 
 
 def run_notes(entry: dict[str, Any]) -> list[str]:
