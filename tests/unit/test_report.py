@@ -71,6 +71,10 @@ def expected_figures(path: Path) -> dict[str, dict[str, Any]]:
             )
             fig["throughput"] = len(ok) / work
             fig["startup"] = max(0.0, min(t["start"] for t in started) - run["start"])
+            timed = [t["storage_s"] for t in ts if t.get("storage_s") is not None]
+            if timed:  # storage seconds over the callers' time during the trials
+                fig["storage_share"] = min(1.0, sum(timed) / ((run.get("storage_callers") or 1) * work))
+                fig["storage"] = run["storage"]
         spans = [(t["start"], t["end"]) for t in ts if t["state"] != "cancelled"]
         for b in r["beats"]:
             if b["run"] == label and not any(t["number"] == b["trial"] for t in ts):
@@ -128,6 +132,8 @@ def check_tables(md: str, path: Path, price: float | None) -> None:
             else:
                 assert row[8] == f"{fig['speedup']:.2f}×"
                 assert row[5].endswith(f"{fig['efficiency']:.0%}")
+        if fig.get("storage_share") is not None:
+            assert f"{fig['storage']} · {fig['storage_share']:.0%} · " in row[9]
         if fig.get("cpu_share") is not None:
             assert f"{fig['cpu_share']:.0%} ·" in row[4]
             kind = rec.kind(label)
@@ -190,7 +196,7 @@ def test_matrix_and_cost_match_recomputed_figures(seed_dir: Path) -> None:
     check_tables(md, seed_dir, 0.5)
     row = table_rows(section(md, "## Root-cause matrix"))["optuna-threads"]
     assert row[2] == "1 · 1 · 1 (threads)"
-    assert row[9] == "❌ GIL_BOUND, ⚠️ THREADS_NOT_PROCESSES"
+    assert row[-1] == "❌ GIL_BOUND, ⚠️ THREADS_NOT_PROCESSES"
     assert table_rows(section(md, "## Root-cause matrix"))["pool"][2] == "✅ 2 · 2 · 2"
     measured = table_rows(section(md, "### Measured on this machine"))
     # 0.5 trials/s; a GA trial of population 16 over 4 generations (+ the initial one) = 80 evals
