@@ -113,8 +113,21 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
         from probes.redact import redact_arg
 
         with contextlib.suppress(OSError, ValueError):
-            conn.send(("error", " ".join(redact_arg(error_summary(exc)).split())))
+            conn.send(("error", " ".join(redact_arg(error_summary(_root_cause(exc))).split())))
         raise SystemExit(1) from None
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The storage's own error when one is in the chain: Optuna's clean-up after a failed tell
+    can raise an unrelated error of its own (a variable never set) while handling it."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    storage = [e for e in seen if type(e).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2")
+               or isinstance(e, OSError)]
+    return storage[-1] if storage else exc
 
 
 def _optimize(conn: Connection, job: _Job, parent_pid: int) -> None:
@@ -293,8 +306,8 @@ class OptunaJournal(Strategy):
                         start_failures += 1
                         if start_failures >= MAX_START_FAILURES:
                             raise BenchError(
-                                f"optuna-journal workers die before they run a trial ({why}); see the "
-                                "run's output (bench.log in the results directory, or the terminal with -v)"
+                                f"optuna-journal workers die before they run a trial, "
+                                f"{MAX_START_FAILURES} in a row ({why}); more in bench.log in the results directory"
                             )
                     self._replace(ctx, slot)
                 elif (limit is not None and slot.current is not None
