@@ -47,6 +47,10 @@ def test_strategy_contract(name: str, bench_run: Any, request: pytest.FixtureReq
     # N trials, all complete, each recorded once.
     assert sorted(result.by_number()) == list(range(N_TRIALS)), result.trials
     assert all(t["state"] == COMPLETE for t in result.trials), result.trials
+    # Each trial's storage calls (ask, suggest, tell) were timed, where the strategy makes them.
+    assert all(t["storage_s"] is not None and t["storage_s"] > 0 for t in result.trials), result.trials
+    assert result.run["storage"] == ("journal file" if name == "optuna-journal" else "in-memory")
+    assert result.run["storage_callers"] == (WORKERS if get(name).storage_in_workers else 1)
 
     meta = load_meta(result.path)
     cores = int(meta["machine"]["usable_cores"])
