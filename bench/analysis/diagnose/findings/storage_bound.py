@@ -127,7 +127,7 @@ def sweep_rule(label: str, backend: str, points: Sequence[SweepPoint]) -> Findin
         ],
         "limit_from_workers": limit_from,
     }
-    where = (f"; from {limit_from} workers it takes over {STORAGE_SHARE_MIN:.0%} of their time"
+    where = (f"; from {limit_from} worker(s) on it takes over {STORAGE_SHARE_MIN:.0%} of their time"
              if limit_from is not None else "")
     return Finding(
         CODE,
