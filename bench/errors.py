@@ -21,6 +21,12 @@ class ObjectiveError(ConfigError):
     """`--objective` cannot be imported or is not callable."""
 
 
+class StorageError(BenchError):
+    """The study's storage (a database server, a journal file) cannot be reached, or failed."""
+
+    exit_code = 1
+
+
 class ResultsError(BenchError):
     """A results directory is missing, unreadable or of another schema version."""
 

@@ -23,7 +23,7 @@ from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.strategies import StrategyContext, get
 from bench.strategies._storage_time import JOURNAL_FILE, backend_name
-from bench.strategies._study import join_study, make_sampler, open_storage
+from bench.strategies._study import connect, join_study, make_sampler
 from bench.trial import threads as thread_policy
 from bench.trial.execute import preload
 from bench.workload.objective import objective_from_config
@@ -43,7 +43,7 @@ def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
         # beside it keeps a study of its own.
         return join_study(cfg.storage, cfg.study_name, direction, sampler)
     return optuna.create_study(
-        storage=open_storage(cfg.storage), sampler=sampler,
+        storage=connect(cfg.storage), sampler=sampler,
         direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )
@@ -97,9 +97,14 @@ def run_child(run_dir: Path, label: str) -> int:
     )
     direction = cfg.direction or ("maximize" if cfg.objective is None else "minimize")
     deadline = meta.get("deadline")
+    try:
+        study = make_study(cfg, label, meta["run_id"], direction)
+    except BenchError as exc:  # the storage: recorded as this run's failure, in one line
+        runs_out.append({**base, "status": "failed", "reason": str(exc), "end": time.time()})
+        return EXIT_FAILED
     ctx = StrategyContext(
         label=label, config=cfg, objective=objective,
-        study=make_study(cfg, label, meta["run_id"], direction), workers=workers,
+        study=study, workers=workers,
         threads_policy=spec.threads_policy, threads=threads, start_method=spec.start_method,
         trial_timeout=cfg.trial_timeout, deadline=deadline,
         heartbeat_path=str(rd.file(HEARTBEATS_FILE)), trials_out=rd.appender(TRIALS_FILE),

@@ -37,6 +37,32 @@ def open_storage(url_or_path: str | None) -> Any:
     return timed(JournalStorage(JournalFileBackend(url_or_path, lock_obj=lock)))
 
 
+def error_text(exc: BaseException) -> str:
+    """A storage failure as one line: no password, no newline, no pointer to SQLAlchemy's docs."""
+    from probes.redact import redact_arg
+
+    from bench.trial.execute import ERROR_MAX_CHARS
+
+    text = f"{type(exc).__name__}: {exc}".split("(Background on this error at:")[0]
+    text = " ".join(redact_arg(text).split())
+    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
+
+
+def connect(url_or_path: str | None) -> Any:
+    """`open_storage` for a run's own study: a URL that is wrong is a ConfigError, a server that
+    does not answer a StorageError, each one line without the password."""
+    from bench.errors import ConfigError, StorageError
+    from probes.redact import redact_arg
+
+    try:
+        return open_storage(url_or_path)
+    except Exception as exc:
+        where = redact_arg(str(url_or_path))
+        if _transient(exc):
+            raise StorageError(f"cannot reach the storage {where}: {error_text(exc)}") from None
+        raise ConfigError(f"cannot open the storage {where}: {error_text(exc)}") from None
+
+
 # Processes that start together race to create the RDB tables and the study; the loser of that
 # race gets an integrity or "already exists" error and simply loads what the winner made.
 JOIN_ATTEMPTS = 5
@@ -56,7 +82,7 @@ def join_study(url_or_path: str, study_name: str, direction: str, sampler: Any) 
 
     import optuna
 
-    from bench.errors import ConfigError
+    from bench.errors import ConfigError, StorageError
     from probes.redact import redact_arg
 
     where = redact_arg(url_or_path)  # no database password in a message
@@ -72,12 +98,13 @@ def join_study(url_or_path: str, study_name: str, direction: str, sampler: Any) 
             last = exc
         except Exception as exc:
             if not _transient(exc):
-                raise ConfigError(f"cannot open study {study_name!r} in {where}: {exc}") from None
+                raise ConfigError(f"cannot open study {study_name!r} in {where}: {error_text(exc)}") from None
             last = exc
         time.sleep(0.2 * (attempt + 1))
     else:
-        raise ConfigError(
-            f"cannot open study {study_name!r} in {where} after {JOIN_ATTEMPTS} tries: {last}"
+        raise StorageError(
+            f"cannot open study {study_name!r} in {where} after {JOIN_ATTEMPTS} tries: "
+            f"{error_text(last) if last else 'no answer'}"
         ) from None
     theirs = study.direction.name.lower()
     if theirs != direction:

@@ -44,7 +44,7 @@ from bench.strategies._procs import (
     wake_in,
     worker_name,
 )
-from bench.strategies._study import make_sampler, open_storage
+from bench.strategies._study import error_text, make_sampler, open_storage
 from bench.trial import heartbeat
 from bench.trial.execute import (
     CANCELLED,
@@ -53,7 +53,6 @@ from bench.trial.execute import (
     Outcome,
     TrialRecord,
     call_objective,
-    error_summary,
     preload,
     worker_id,
 )
@@ -110,10 +109,8 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     try:
         _optimize(conn, job, parent_pid)
     except Exception as exc:
-        from probes.redact import redact_arg
-
         with contextlib.suppress(OSError, ValueError):
-            conn.send(("error", " ".join(redact_arg(error_summary(_root_cause(exc))).split())))
+            conn.send(("error", error_text(_root_cause(exc))))
         raise SystemExit(1) from None
 
 

@@ -87,3 +87,28 @@ def test_server_stopped_mid_run_ends_the_run_cleanly(tmp_path: Path) -> None:
         assert any(r["state"] == "crashed" and "OperationalError" in r["error"] for r in lost), lost
         assert_no_password(pg.password, tmp_path, stdout, stderr)
         print(f"reason: {reason}\nlost: {[(r['state'], r['error']) for r in lost]}")
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-study", "shared-study"])
+def test_a_server_that_is_down_at_start_is_one_line_without_the_password(
+    tmp_path: Path, shared: bool,
+) -> None:
+    from tests.conftest import _free_port, postgres_bins
+
+    postgres_bins()  # the driver must be there (in CI: a failure when it is not)
+    password = "hunter2-" + "x" * 8
+    url = f"postgresql://corebench:{password}@127.0.0.1:{_free_port()}/corebench"  # nobody listens
+    argv = [sys.executable, "-m", "bench", "run", "--strategy", "optuna-journal", "--preset", "smoke",
+            "-n", "4", "-w", "2", "--no-stacks", "--no-report", "--objective",
+            "tests.fixtures.objectives:noop", "--storage", url, "-o", str(tmp_path), "--name", "r"]
+    if shared:
+        argv += ["--study-name", "s"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("bench: run optuna-journal failed")]
+    assert "Connection refused" in line and "postgresql://corebench:***@127.0.0.1" in line
+    (run,) = _records(tmp_path / "r" / "runs.jsonl")[-1:]
+    assert run["status"] == "failed" and "\n" not in run["reason"]
+    assert_no_password(password, tmp_path, proc.stdout, proc.stderr)
