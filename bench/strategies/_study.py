@@ -39,9 +39,8 @@ def open_storage(url_or_path: str | None) -> Any:
 
 def error_text(exc: BaseException) -> str:
     """A storage failure as one line: no password, no newline, no pointer to SQLAlchemy's docs."""
-    from probes.redact import redact_arg
-
     from bench.trial.execute import ERROR_MAX_CHARS
+    from probes.redact import redact_arg
 
     text = f"{type(exc).__name__}: {exc}".split("(Background on this error at:")[0]
     text = " ".join(redact_arg(text).split())

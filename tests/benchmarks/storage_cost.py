@@ -5,7 +5,7 @@
 2. `bench sweep --strategy optuna-journal -w 1,2,4,8` with the same objective on PostgreSQL:
    trials per second and storage share at each count, and the sweep's STORAGE_BOUND, if any.
 
-PostgreSQL is a throwaway server of its own (tests/postgres.py; needs the Debian package
+PostgreSQL is a throwaway server of its own (tests/support/postgres.py; needs the Debian package
 `postgresql` and the `postgres` extra). Every figure comes from the recorded results.
 Usage: python tests/benchmarks/storage_cost.py [--trials 100] [--sweep-trials 200] [--out DIR]
 """
@@ -73,7 +73,7 @@ def main() -> None:
     p.add_argument("--sweep-trials", type=int, default=200)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
-    from tests import postgres
+    from tests.support import postgres
 
     bins = postgres.bin_dir()
     if bins is None:

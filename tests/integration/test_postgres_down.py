@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import postgres_server
-from tests.integration.test_shared_storage import assert_no_password
+from tests.support.postgres import assert_no_password, postgres_bins, postgres_server
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -93,11 +93,9 @@ def test_server_stopped_mid_run_ends_the_run_cleanly(tmp_path: Path) -> None:
 def test_a_server_that_is_down_at_start_is_one_line_without_the_password(
     tmp_path: Path, shared: bool,
 ) -> None:
-    from tests.conftest import _free_port, postgres_bins
-
     postgres_bins()  # the driver must be there (in CI: a failure when it is not)
     password = "hunter2-" + "x" * 8
-    url = f"postgresql://corebench:{password}@127.0.0.1:{_free_port()}/corebench"  # nobody listens
+    url = f"postgresql://corebench:{password}@127.0.0.1:{free_port()}/corebench"  # nobody listens
     argv = [sys.executable, "-m", "bench", "run", "--strategy", "optuna-journal", "--preset", "smoke",
             "-n", "4", "-w", "2", "--no-stacks", "--no-report", "--objective",
             "tests.fixtures.objectives:noop", "--storage", url, "-o", str(tmp_path), "--name", "r"]

@@ -26,6 +26,7 @@ import pytest
 
 from bench.strategies._study import open_storage
 from bench.strategies.optuna_journal import ATTR_OVER_BUDGET, ATTR_OWNER, ATTR_WORKER
+from tests.support.postgres import assert_no_password
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVE = "tests.scripts.shared_study_objective:objective"
@@ -83,17 +84,6 @@ def _storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "postgres":
         return str(request.getfixturevalue("pg").url)
     return str(tmp_path / "study.journal")
-
-
-def assert_no_password(password: str, where: Path, *outputs: str) -> None:
-    """The password is in no file under `where` (run.json, samples, trials, runs, report, logs)
-    and in none of the printed outputs."""
-    assert len(password) >= 8
-    for path in where.rglob("*"):
-        if path.is_file():
-            assert password.encode() not in path.read_bytes(), f"password written to {path}"
-    for out in outputs:
-        assert password not in out, "password printed"
 
 
 KINDS = ["sqlite", "journal", pytest.param("postgres", marks=pytest.mark.postgres)]

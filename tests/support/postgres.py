@@ -158,3 +158,14 @@ def postgres_server() -> Iterator[Any]:
             pg.destroy()
             exempt_roots.difference_update(roots)
             reap_zombies()
+
+
+def assert_no_password(password: str, where: Path, *outputs: str) -> None:
+    """The password is in no file under `where` (run.json, samples, trials, runs, report, logs)
+    and in none of the printed outputs."""
+    assert len(password) >= 8
+    for path in where.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), f"password written to {path}"
+    for out in outputs:
+        assert password not in out, "password printed"

@@ -5,8 +5,6 @@ its sweep rule, and the matrix column."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,20 +19,10 @@ from bench.analysis.summary import summarize
 from bench.report import matrix
 from bench.strategies import _storage_time as st
 from bench.strategies._study import open_storage
+from tests.support import synthetic as S
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
-
-def _load_synthetic() -> Any:
-    spec = importlib.util.spec_from_file_location("corebench_synthetic", FIXTURES / "synthetic.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _load_synthetic()
 OTHER_FIXTURES = sorted(p.parent.name for p in FIXTURES.glob("*/fixture.json")
                         if p.parent.name != "storage_journal")
 
