@@ -167,3 +167,16 @@ def test_sweep_rule_quiet_when_flat_or_negligible() -> None:
     assert sb.sweep_rule("j", "postgresql", _points([4, 4.2, 4.1, 4.5], [0.1, 0.2, 0.3, 0.4])) is None
     assert sb.sweep_rule("j", "postgresql", _points([0.1, 0.2, 0.4, 0.9], [0.0, 0.01, 0.02, 0.05])) is None
     assert sb.sweep_rule("j", "postgresql", [sb.SweepPoint(1, None, None), sb.SweepPoint(2, 0.01, 0.5)]) is None
+
+
+def test_a_sweep_document_carries_the_storage_figures_and_finding() -> None:
+    from bench.analysis.scaling import document
+
+    runs = [{"workers": w, "status": "ok", "throughput": 5.0, "storage": "postgresql",
+             "storage_per_trial_s": ms / 1000, "storage_share": share}
+            for w, ms, share in ((1, 190, 0.99), (2, 400, 0.99), (4, 1200, 0.98), (8, 1900, 0.99))]
+    (f,) = document.sweep_findings("optuna-journal", {"runs": runs})
+    assert f.code == F.STORAGE_BOUND and f.run == "optuna-journal"
+    assert f.evidence["storage"] == "postgresql" and f.evidence["limit_from_workers"] == 1
+    assert [p["workers"] for p in f.evidence["points"]] == [1, 2, 4, 8]
+    assert document.sweep_findings("pool", {"runs": [{**r, "storage_per_trial_s": 0.0001} for r in runs]}) == []
