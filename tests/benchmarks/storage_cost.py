@@ -7,7 +7,10 @@
 
 PostgreSQL is a throwaway server of its own (tests/support/postgres.py; needs the Debian package
 `postgresql` and the `postgres` extra). Every figure comes from the recorded results.
-Usage: python tests/benchmarks/storage_cost.py [--trials 100] [--sweep-trials 200] [--out DIR]
+`--async-commit` runs the server with synchronous_commit=off (a commit does not wait for its WAL
+flush): the difference is what the disk's flush latency costs each trial.
+Usage: python tests/benchmarks/storage_cost.py [--trials 100] [--sweep-trials 200] [--async-commit]
+       [--out DIR]
 """
 
 from __future__ import annotations
@@ -55,15 +58,15 @@ def sweep(out: Path, url: str, trials: int) -> None:
     _bench("sweep", "--strategy", "optuna-journal", "--preset", "smoke", "-n", str(trials),
            "-w", "1,2,4,8", "--sampler", "random", "--objective", OBJECTIVE, "--no-stacks",
            "--no-estimate", "--storage", url, "-o", str(out), "--name", "sweep")
-    doc = json.loads((out / "sweep" / "sweep.json").read_text())
+    entry = json.loads((out / "sweep" / "sweep.json").read_text())["sweeps"]["optuna-journal"]
     print(f"\n## sweep on PostgreSQL, {trials} no-op trials per count")
     print("| processes | trials/s | storage share | storage ms / trial |")
     print("|---:|---:|---:|---:|")
-    for r in doc["runs"]:
+    for r in entry["runs"]:
         per = r.get("storage_per_trial_s")
         print(f"| {r['workers']} | {r['throughput']:.1f} | {r['storage_share']:.0%} "
               f"| {'-' if per is None else f'{per * 1000:.1f}'} |")
-    for f in doc.get("findings") or []:
+    for f in entry.get("findings") or []:
         print(f"\n{f['code']} ({f['severity']}): {f['explanation']}")
 
 
@@ -72,6 +75,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--sweep-trials", type=int, default=200)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--async-commit", action="store_true", help="PostgreSQL with synchronous_commit=off")
     args = p.parse_args()
     from tests.support import postgres
 
@@ -79,7 +83,8 @@ def main() -> None:
     if bins is None:
         raise SystemExit("no PostgreSQL server binaries (apt-get install postgresql)")
     out = args.out or Path(tempfile.mkdtemp(prefix="corebench-storage-"))
-    with postgres.server(bins) as pg:
+    settings = {"synchronous_commit": "off"} if args.async_commit else None
+    with postgres.server(bins, settings) as pg:
         backends(out, pg.url, args.trials)
         sweep(out, pg.url, args.sweep_trials)
     print(f"\nresults: {out}")

@@ -39,8 +39,10 @@ class PgServer:
     """One cluster: `start()` creates and starts it, `stop()` stops it (it can be started again),
     `destroy()` stops it and deletes its files. `url` has the password; `safe_url` does not."""
 
-    def __init__(self, bins: Path, user: str = "corebench", database: str = "corebench") -> None:
+    def __init__(self, bins: Path, user: str = "corebench", database: str = "corebench",
+                 settings: dict[str, str] | None = None) -> None:
         self.bins = bins
+        self.settings = dict(settings or {})  # server settings (-c name=value), e.g. for a measurement
         self.user, self.database = user, database
         self.password = secrets.token_hex(12)
         self.port = free_port()
@@ -82,6 +84,7 @@ class PgServer:
 
     def start(self) -> None:
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        opts += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-o", opts,
                   "-l", str(self.root / "server.log"), "-w", "-t", str(START_TIMEOUT_S), "start")
 
@@ -111,9 +114,9 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def server(bins: Path) -> Iterator[PgServer]:
+def server(bins: Path, settings: dict[str, str] | None = None) -> Iterator[PgServer]:
     """A started cluster with its database and user; gone when the block ends, also on failure."""
-    pg = PgServer(bins)
+    pg = PgServer(bins, settings=settings)
     try:
         pg.init()
         pg.start()
