@@ -49,6 +49,8 @@ class PgServer:
         self.root = Path(tempfile.mkdtemp(prefix="corebench-pg-"))
         self.data = self.root / "data"
         self._as = ["runuser", "-u", SERVER_USER, "--"] if os.geteuid() == 0 else []
+        # The server's superuser is the OS user it runs as, so peer auth on the socket admits it.
+        self._super = SERVER_USER if self._as else pwd.getpwuid(os.geteuid()).pw_name
         if self._as:
             pw = pwd.getpwnam(SERVER_USER)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
@@ -74,13 +76,13 @@ class PgServer:
         if self._as:
             pw = pwd.getpwnam(SERVER_USER)
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
-        self._run(str(self.bins / "initdb"), "-D", str(self.data), "-U", SERVER_USER,
+        self._run(str(self.bins / "initdb"), "-D", str(self.data), "-U", self._super,
                   f"--pwfile={pwfile}", "--auth-local=peer", "--auth-host=scram-sha-256",
                   "--no-sync", "-E", "UTF8", "--locale=C")
         pwfile.unlink()
         # Peer auth on the socket lets the server user create the test role without a password.
         with (self.data / "pg_hba.conf").open("w") as f:
-            f.write("local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n")
+            f.write(f"local all {self._super} peer\nhost all all 127.0.0.1/32 scram-sha-256\n")
 
     def start(self) -> None:
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
@@ -93,7 +95,7 @@ class PgServer:
                f"CREATE DATABASE {self.database} OWNER {self.user};")
         for statement in sql.split(";")[:-1]:
             self._run(str(self.bins / "psql"), "-h", str(self.root), "-p", str(self.port),
-                      "-U", SERVER_USER, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
+                      "-U", self._super, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
                       "-c", statement)
 
     def stop(self, mode: str = "fast") -> None:
