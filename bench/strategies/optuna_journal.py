@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import socket
+import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -109,8 +110,14 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     try:
         _optimize(conn, job, parent_pid)
     except Exception as exc:
+        import traceback
+
+        from probes.redact import redact_arg
+
         with contextlib.suppress(OSError, ValueError):
             conn.send(("error", error_text(_root_cause(exc))))
+        # The whole story for the run's log (bench.log), masked like every line corebench writes.
+        print("\n".join(redact_arg(line) for line in traceback.format_exc().splitlines()), file=sys.stderr)
         raise SystemExit(1) from None
 
 
