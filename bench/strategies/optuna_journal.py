@@ -20,44 +20,36 @@ died, the worker is gone (killed), the trial is marked FAIL in the storage and r
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import socket
-import sys
 import time
 import zlib
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.rundir import JsonlAppender, iter_jsonl
+from bench.records.rundir import iter_jsonl
 from bench.strategies._base import Strategy, StrategyContext
+from bench.strategies._journal_worker import ATTR_OVER_BUDGET as ATTR_OVER_BUDGET
+from bench.strategies._journal_worker import ATTR_OWNER as ATTR_OWNER
+from bench.strategies._journal_worker import ATTR_WORKER as ATTR_WORKER
+from bench.strategies._journal_worker import WorkerJob, owner_id, run_worker
 from bench.strategies._procs import (
     READY,
     Worker,
     describe_exit,
-    init_worker,
     mp_context,
     start_worker,
     wait_any,
     wake_in,
     worker_name,
 )
-from bench.strategies._study import error_text, make_sampler, open_storage
-from bench.trial import heartbeat
+from bench.strategies._study import open_storage
 from bench.trial.execute import (
     CANCELLED,
     CRASHED,
     TIMEOUT,
-    Outcome,
     TrialRecord,
-    call_objective,
-    preload,
-    worker_id,
 )
-from bench.workload.objective import ObjectiveRef
 
 MAX_START_FAILURES = 3
 # Replacement workers get fresh sampler seeds: seed + 1 + slot + SEED_STRIDE * restarts.
@@ -68,135 +60,6 @@ def shares(n_trials: int, workers: int) -> list[int]:
     """How many trials each worker runs: N split as evenly as possible, in a fixed order."""
     base, extra = divmod(n_trials, workers)
     return [base + (1 if i < extra else 0) for i in range(workers)]
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What one worker process needs (picklable, for spawn)."""
-
-    storage: str
-    study_name: str
-    sampler: str
-    seed: int
-    share: int
-    objective: ObjectiveRef
-    threads: int | None
-    label: str
-    strategy: str
-    heartbeat_path: str | None
-    trials_path: str
-    budget: int | None = None  # shared study: stop once it holds this many trials
-    owner: str = ""  # host:pid of the bench process that supervises this worker
-
-
-# User attributes each trial of a shared study gets, so a study that several machines feed says
-# who ran what (and a supervisor closes only its own trials).
-ATTR_WORKER = "corebench_worker"
-ATTR_OWNER = "corebench_owner"
-ATTR_OVER_BUDGET = "corebench_over_budget"
-
-
-class _OverBudget(Exception):
-    """The storage gave this worker a trial number past the shared study's budget."""
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
-    """Worker process: optimize the shared study for `job.share` trials, recording each one. A
-    failure outside the trials (the storage gone, a bad URL) goes to the parent as one line."""
-    try:
-        _optimize(conn, job, parent_pid)
-    except Exception as exc:
-        import traceback
-
-        from probes.redact import redact_arg
-
-        with contextlib.suppress(OSError, ValueError):
-            conn.send(("error", error_text(_root_cause(exc))))
-        # The whole story for the run's log (bench.log), masked like every line corebench writes.
-        print("\n".join(redact_arg(line) for line in traceback.format_exc().splitlines()), file=sys.stderr)
-        raise SystemExit(1) from None
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The storage's own error when one is in the chain: Optuna's clean-up after a failed tell
-    can raise an unrelated error of its own (a variable never set) while handling it."""
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    storage = [e for e in seen if type(e).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2")
-               or isinstance(e, OSError)]
-    return storage[-1] if storage else exc
-
-
-def _optimize(conn: Connection, job: _Job, parent_pid: int) -> None:
-    init_worker(job.threads, parent_pid)
-    import optuna
-
-    from bench.strategies import _storage_time
-
-    # Our records carry each failure; Optuna's own per-trial warning would only repeat it.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(
-        study_name=job.study_name, storage=open_storage(job.storage),
-        sampler=make_sampler(job.sampler, job.seed),
-    )
-    preload(job.objective)
-    fn = job.objective.load()
-    out = JsonlAppender(Path(job.trials_path))
-    conn.send(READY)
-    budget = job.budget
-    if budget is not None and len(study.get_trials(deepcopy=False)) >= budget:
-        return  # the other processes spent the budget while this one started
-    # A trial's record waits for its tell (the callback below), so that its storage time counts
-    # every call made for it: ask, suggest and report, user attributes, tell.
-    finished: dict[int, TrialRecord] = {}
-    mark = [0.0]  # storage seconds of this worker when the previous trial was recorded
-
-    def objective(trial: optuna.Trial) -> float:
-        from bench.trial import threads as thread_policy
-        me = worker_id()
-        if budget is not None:  # shared study only: a run of its own keeps its per-trial cost
-            trial.set_user_attr(ATTR_OWNER, job.owner)
-            if trial.number >= budget:
-                trial.set_user_attr(ATTR_OVER_BUDGET, True)
-                study.stop()
-                raise _OverBudget(f"trial {trial.number} is past the study's budget of {budget}")
-            trial.set_user_attr(ATTR_WORKER, me)
-        start = time.time()
-        conn.send(("start", trial.number, start))
-        outcome = Outcome()
-        try:
-            with heartbeat.trial(job.heartbeat_path, job.label, trial.number, me):
-                return call_objective(fn, trial, outcome)
-        finally:
-            finished[trial.number] = TrialRecord(
-                number=trial.number, state=outcome.state, value=outcome.value,
-                params=dict(trial.params), start=start, end=time.time(), pid=os.getpid(), worker=me,
-                torch_threads=thread_policy.current_torch_threads(), run=job.label,
-                strategy=job.strategy, error=outcome.error,
-            )
-
-    def record(study: optuna.Study, frozen: Any) -> None:
-        now = _storage_time.seconds()
-        rec = finished.pop(frozen.number, None)
-        if rec is not None:  # None: an over-budget number, which ran nothing
-            out.append(rec.with_(storage_s=now - mark[0]).to_dict())
-            conn.send(("end", frozen.number))
-        mark[0] = now
-
-    # After each trial, stop once the study holds the budget (numbers still decide who runs).
-    callbacks: list[Any] = [record]
-    if budget is not None:
-        callbacks.append(optuna.study.MaxTrialsCallback(budget, states=None))
-    mark[0] = _storage_time.seconds()
-    # catch: a raising trial is FAIL in the study and `failed` in the records; the worker goes on.
-    study.optimize(objective, n_trials=job.share, catch=(Exception,), callbacks=callbacks)
 
 
 @dataclass
@@ -274,11 +137,11 @@ class OptunaJournal(Strategy):
             # Processes on other machines start from the same --sampler-seed: without this they
             # would draw the same random start-up parameters, trial for trial.
             seed = (seed + zlib.crc32(self._owner.encode())) % 2**32
-        job = _Job(seed=seed, share=slot.left, **self._base)  # type: ignore[arg-type]
+        job = WorkerJob(seed=seed, share=slot.left, **self._base)  # type: ignore[arg-type]
         slot.starts += 1
         slot.ran_any = False
         slot.worker = start_worker(
-            self._mp, _work, (job,), ctx.threads, f"corebench-journal-{slot.index}"
+            self._mp, run_worker, (job,), ctx.threads, f"corebench-journal-{slot.index}"
         )
 
     def _supervise(self, ctx: StrategyContext, slots: list[_Slot]) -> None:
