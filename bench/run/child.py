@@ -22,9 +22,9 @@ from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.strategies import StrategyContext, get
-from bench.strategies._study import join_study, make_sampler, open_storage
+from bench.strategies._study import join_study, make_pruner, make_sampler, open_storage
 from bench.trial import threads as thread_policy
-from bench.trial.execute import preload
+from bench.trial.execute import RunControl, preload
 from bench.workload.objective import objective_from_config
 
 EXIT_OK = 0
@@ -32,17 +32,23 @@ EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
 
 
+class _InterruptedTwice(RunControl):
+    """A second SIGINT/SIGTERM: give up now. Not a KeyboardInterrupt, which an objective may
+    raise itself (a failed trial, not the end of the run)."""
+
+
 def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(cfg.sampler, cfg.sampler_seed)
+    pruner = make_pruner(cfg.pruner)
     if cfg.storage and cfg.study_name and base_name(label) == "optuna-journal":
         # --study-name: the study other processes (other machines) share; a baseline run
         # beside it keeps a study of its own.
-        return join_study(cfg.storage, cfg.study_name, direction, sampler)
+        return join_study(cfg.storage, cfg.study_name, direction, sampler, pruner)
     return optuna.create_study(
-        storage=open_storage(cfg.storage) if cfg.storage else None, sampler=sampler,
+        storage=open_storage(cfg.storage) if cfg.storage else None, sampler=sampler, pruner=pruner,
         direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )
@@ -67,14 +73,14 @@ def run_child(run_dir: Path, label: str) -> int:
     }
     avail = cls.available()
     objective = objective_from_config(cfg)
+    if avail.ok and cls.ga_only and objective.user is not None:
+        avail = avail.__class__(False, cls.ga_only)
     space = None
-    if avail.ok and cls.needs_search_space:
+    # A declared search space is the fast path (params sampled in the parent, no round trip per
+    # param); pruning needs the live trial's report/should_prune, so a pruner turns it off.
+    if avail.ok and not cls.real_trials and cfg.pruner == "none":
         space = objective.search_space()
-        if space is None:
-            avail = avail.__class__(
-                False, "the objective is define-by-run with no declared search_space; "
-                "use optuna-journal or optuna-threads, or give the function a search_space",
-            )
+    base["params_path"] = "declared" if space is not None else "define-by-run"
     if not avail.ok:
         runs_out.append(
             {**base, "status": "unavailable", "reason": avail.reason, "end": time.time()}
@@ -142,7 +148,7 @@ def run_child(run_dir: Path, label: str) -> int:
         signalled.append(signum)
         ctx.stop.set()
         if len(signalled) > 1:
-            raise KeyboardInterrupt
+            raise _InterruptedTwice()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -159,7 +165,7 @@ def run_child(run_dir: Path, label: str) -> int:
         status, reason = "unavailable", str(exc)
     except BenchError as exc:
         status, reason = "failed", str(exc)
-    except KeyboardInterrupt:
+    except _InterruptedTwice:
         status, reason = "interrupted", "interrupted twice"
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"

@@ -44,7 +44,7 @@ from bench.strategies._procs import (
     wake_in,
     worker_name,
 )
-from bench.strategies._study import make_sampler, open_storage
+from bench.strategies._study import make_pruner, make_sampler, open_storage
 from bench.trial import heartbeat
 from bench.trial.execute import (
     CANCELLED,
@@ -86,6 +86,7 @@ class _Job:
     trials_path: str
     budget: int | None = None  # shared study: stop once it holds this many trials
     owner: str = ""  # host:pid of the bench process that supervises this worker
+    pruner: str = "none"
 
 
 # User attributes each trial of a shared study gets, so a study that several machines feed says
@@ -112,7 +113,7 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(
         study_name=job.study_name, storage=open_storage(job.storage),
-        sampler=make_sampler(job.sampler, job.seed),
+        sampler=make_sampler(job.sampler, job.seed), pruner=make_pruner(job.pruner),
     )
     preload(job.objective)
     fn = job.objective.load()
@@ -170,7 +171,7 @@ class OptunaJournal(Strategy):
     kind = "processes"
     summary = "W processes, each study.optimize on one shared JournalStorage (or RDB) study"
     can_stop_trial = True  # the worker running it is killed and replaced
-    needs_search_space = False  # define-by-run on real Trials
+    real_trials = True  # define-by-run on real Trials, each worker its own study object
     uses_start_method = True
 
     def run(self, ctx: StrategyContext) -> None:
@@ -186,6 +187,7 @@ class OptunaJournal(Strategy):
             objective=ctx.objective, threads=ctx.threads, label=ctx.label, strategy=ctx.strategy,
             heartbeat_path=ctx.heartbeat_path, trials_path=str(ctx.trials_out.path),
             budget=ctx.n_trials if self._shared else None, owner=self._owner,
+            pruner=ctx.config.pruner,
         )
         # Shared: no fixed shares, every worker runs until the study holds N trials.
         split = [ctx.n_trials] * ctx.workers if self._shared else shares(ctx.n_trials, ctx.workers)

@@ -43,7 +43,7 @@ class OptunaThreads(Strategy):
     kind = "threads"
     summary = "study.optimize(n_jobs=W): W threads of one process (the original script)"
     can_stop_trial = False  # threads cannot be killed; late trials are recorded `timeout`
-    needs_search_space = False  # define-by-run on the real optuna Trial
+    real_trials = True  # define-by-run on the real optuna Trial
     uses_start_method = False
 
     def run(self, ctx: StrategyContext) -> None:
