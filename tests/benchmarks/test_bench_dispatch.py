@@ -27,7 +27,7 @@ from bench.strategies import StrategyContext, get
 from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
 
-NOOP = "tests.scripts.fault_objectives:ok"
+NOOP = "tests.fixtures.objectives:ok"
 WORKERS = 2
 TARGET_MS = {"pool": 1.0, "joblib-loky": 2.0, "ray": 3.0, "optuna-journal": 20.0}
 N_TRIALS = {

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_user_objective_runs_and_values_are_its_own(tmp_path: Path, strategy: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--strategy", strategy, "--preset", "smoke", "-n", "3",
-         "-w", "2", "--no-stacks", "--no-report", "--objective", "tests.data.tiny_objective:objective",
+         "-w", "2", "--no-stacks", "--no-report", "--objective", "tests.fixtures.objectives:quadratic",
          "-o", str(tmp_path), "--name", "u"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
@@ -26,4 +26,4 @@ def test_user_objective_runs_and_values_are_its_own(tmp_path: Path, strategy: st
     for t in trials:
         assert t["value"] == pytest.approx((t["params"]["x"] - 1.0) ** 2)
     meta = json.loads((tmp_path / "u" / "run.json").read_text())
-    assert meta["config"]["objective"] == "tests.data.tiny_objective:objective"
+    assert meta["config"]["objective"] == "tests.fixtures.objectives:quadratic"
