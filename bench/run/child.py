@@ -97,9 +97,11 @@ def run_child(run_dir: Path, label: str) -> int:
     )
     direction = cfg.direction or ("maximize" if cfg.objective is None else "minimize")
     deadline = meta.get("deadline")
+    study = make_study(cfg, label, meta["run_id"], direction)
+    # What decided the parameters and what could prune: the classes really in use.
+    base["sampler"], base["pruner"] = type(study.sampler).__name__, type(study.pruner).__name__
     ctx = StrategyContext(
-        label=label, config=cfg, objective=objective,
-        study=make_study(cfg, label, meta["run_id"], direction), workers=workers,
+        label=label, config=cfg, objective=objective, study=study, workers=workers,
         threads_policy=spec.threads_policy, threads=threads, start_method=spec.start_method,
         trial_timeout=cfg.trial_timeout, deadline=deadline,
         heartbeat_path=str(rd.file(HEARTBEATS_FILE)), trials_out=rd.appender(TRIALS_FILE),

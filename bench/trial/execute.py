@@ -101,7 +101,8 @@ def error_summary(exc: BaseException) -> str:
     """`Type: message (file:line)`, short enough for a table cell."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
-    text = f"{type(exc).__name__}: {exc}{where}"
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
     return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
 
 

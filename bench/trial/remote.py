@@ -81,20 +81,37 @@ class TrialServer:
             threading.Thread(target=self._serve, args=(conn,), name="corebench-trial-conn",
                              daemon=True).start()
 
-    def _serve(self, conn: Connection) -> None:
-        with contextlib.closing(conn):
-            while True:
+    def _serve(self, conn: Connection, request: Any = None) -> None:
+        """Answer one trial's calls in this thread; the next trial's go on in a new thread.
+
+        Optuna caches a study's trials per thread until that thread's next `ask()` (which here
+        runs in the strategy's own thread): a thread kept across trials would hand TPE the
+        history as it was at its first trial. A thread per trial sees what finished before it,
+        as Optuna's own n_jobs threads do.
+        """
+        number: int | None = None
+        while True:
+            if request is None:
                 try:
-                    number, method, args, kwargs = conn.recv()
+                    request = conn.recv()
                 except Exception:  # EOF: the worker ended or was killed
+                    conn.close()
                     return
-                try:
-                    conn.send(("ok", self.call(number, method, args, kwargs)))
-                except (OSError, ValueError):
-                    return
-                except Exception as exc:
-                    with contextlib.suppress(Exception):
-                        conn.send(("error", type(exc).__name__, str(exc)))
+            if number is None:
+                number = request[0]
+            elif request[0] != number:
+                threading.Thread(target=self._serve, args=(conn, request),
+                                 name="corebench-trial-conn", daemon=True).start()
+                return
+            try:
+                conn.send(("ok", self.call(*request)))
+            except (OSError, ValueError):
+                conn.close()
+                return
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    conn.send(("error", type(exc).__name__, str(exc)))
+            request = None
 
     def call(self, number: int, method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         trial = self._lookup(number)
