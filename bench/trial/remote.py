@@ -104,13 +104,14 @@ class TrialServer:
                                  name="corebench-trial-conn", daemon=True).start()
                 return
             try:
-                conn.send(("ok", self.call(*request)))
-            except (OSError, ValueError):
+                reply = ("ok", self.call(*request))
+            except Exception as exc:  # the parent's trial refused the call: the objective's error
+                reply = ("error", type(exc).__name__, str(exc))
+            try:
+                conn.send(reply)
+            except Exception:  # the worker is gone, or the reply does not pickle
                 conn.close()
                 return
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    conn.send(("error", type(exc).__name__, str(exc)))
             request = None
 
     def call(self, number: int, method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:

@@ -127,8 +127,6 @@ def test_define_by_run_contract(name: str, bench_run: Any, request: pytest.Fixtu
     the parent's study (TPE, median pruner) decides every parameter and every prune."""
     import optuna
 
-    from tests.fixtures.objectives import LR_BEST, TPE_STARTUP
-
     storage = str(request.getfixturevalue("tmp_path") / "study.log")
     args = ["--objective", DBR, "-n", str(DBR_TRIALS), "--sampler", "tpe", "--pruner", "median",
             "--storage", storage]
