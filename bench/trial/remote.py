@@ -104,7 +104,7 @@ class TrialServer:
                                  name="corebench-trial-conn", daemon=True).start()
                 return
             try:
-                reply = ("ok", self.call(*request))
+                reply: tuple[Any, ...] = ("ok", self.call(*request))
             except Exception as exc:  # the parent's trial refused the call: the objective's error
                 reply = ("error", type(exc).__name__, str(exc))
             try:
