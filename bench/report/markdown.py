@@ -243,8 +243,9 @@ def cost_section(p: ReportParts) -> str:
             right=(2, 3, 4, 5, 6),
         ),
         "",
-        "Useful throughput: completed trials (and the GA fitness evaluations they hold) per unit "
-        "of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
+        "Useful throughput: completed (or pruned) trials"
+        + (" (and the GA fitness evaluations they hold)" if evals else "")
+        + " per unit of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
         f"the trials divided by completed trials. Wall per {q} trials: the run's start-up + {q} / "
         "(completed trials per second over the trials). "
         + (
