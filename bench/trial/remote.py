@@ -74,10 +74,11 @@ class TrialServer:
         while not self._closed.is_set():
             try:
                 conn = self._listener.accept()
-            except Exception:  # closed, or a client that failed the key check
-                if self._closed.is_set():
-                    return
+            except Exception:  # a client that failed the key check
                 continue
+            if self._closed.is_set():  # close()'s own wake-up call
+                conn.close()
+                return
             threading.Thread(target=self._serve, args=(conn,), name="corebench-trial-conn",
                              daemon=True).start()
 
@@ -126,7 +127,13 @@ class TrialServer:
             return getattr(trial, method)(*args, **kwargs)
 
     def close(self) -> None:
+        # Closing a listening socket does not wake a thread blocked in accept() on it, and that
+        # thread would then accept on whatever socket next gets the same fd number (the next
+        # run's, with another key: "digest sent was rejected"). So wake it, let it end, then close.
         self._closed.set()
+        with contextlib.suppress(Exception):
+            Client(self.channel.address, authkey=self.channel.authkey).close()
+        self._thread.join(timeout=2.0)
         with contextlib.suppress(Exception):
             self._listener.close()
         if self._tmp is not None:
@@ -153,9 +160,16 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
 }
 
 
+def _key(channel: Channel) -> Any:
+    # The authkey is new for every server: a later run's server at the same address (a port
+    # reused on a Ray cluster whose workers outlive runs) is never taken for an old one.
+    address = channel.address if isinstance(channel.address, str) else tuple(channel.address)
+    return address, channel.authkey
+
+
 def _connection(channel: Channel) -> tuple[Connection, threading.Lock]:
     """One connection per worker process and channel (a forked child opens its own)."""
-    key = channel.address if isinstance(channel.address, str) else tuple(channel.address)
+    key = _key(channel)
     with _connections_lock:
         known = _connections.get(key)
         if known is not None and known[0] == os.getpid():
@@ -166,9 +180,11 @@ def _connection(channel: Channel) -> tuple[Connection, threading.Lock]:
 
 
 def _forget(channel: Channel) -> None:
-    key = channel.address if isinstance(channel.address, str) else tuple(channel.address)
     with _connections_lock:
-        _connections.pop(key, None)
+        known = _connections.pop(_key(channel), None)
+    if known is not None:
+        with contextlib.suppress(Exception):
+            known[1].close()
 
 
 class RemoteTrial(BaseTrial):

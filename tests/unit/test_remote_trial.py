@@ -120,3 +120,30 @@ def test_objective_from_a_file_path(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert absolute_ref("pkg.mod:fn") == "pkg.mod:fn"
     with pytest.raises(ObjectiveError, match="is not a .py file"):
         load_user_objective(f"{tmp_path}/missing.py:f")
+
+
+def test_a_closed_server_never_answers_for_the_next_one(study: optuna.Study) -> None:
+    """Servers opened one after another in one process (one per strategy run), with signals
+    arriving as joblib-loky's periodic SIGALRM sends them: a closed server's accept thread,
+    woken by a signal, retries accept() on its old fd number, which is by then the next server's
+    socket, and answers its clients with the old key ("digest sent was rejected")."""
+    import signal
+
+    from bench.trial import remote
+
+    old = signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, 0.005, 0.005)
+    try:
+        for _ in range(3):
+            with serving(lambda n: None):
+                pass  # closed with no client ever
+        live = study.ask()
+        with serving(lambda n: live) as server:
+            for _ in range(20):  # a new connection each time: each one goes through accept()
+                remote._forget(server.channel)
+                value = RemoteTrial(server.channel, live.number).suggest_float("x", 0.0, 1.0)
+                assert 0.0 <= value <= 1.0
+            remote._forget(server.channel)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
