@@ -74,7 +74,8 @@ class TrialServer:
         while not self._closed.is_set():
             try:
                 conn = self._listener.accept()
-            except Exception:  # a client that failed the key check
+            except Exception:  # a client that failed the key check (or no fds left: wait)
+                self._closed.wait(0.05)
                 continue
             if self._closed.is_set():  # close()'s own wake-up call
                 conn.close()
