@@ -76,7 +76,8 @@ class RayTasks(Strategy):
         nodes = None
         # Tasks on other nodes reach the parent's trials over TCP at this node's address; a
         # local instance's workers are on this machine (a Unix socket).
-        host = ray.util.get_node_ip_address() if ctx.config.ray_address else None
+        util: Any = ray.util  # its get_node_ip_address is untyped
+        host = str(util.get_node_ip_address()) if ctx.config.ray_address else None
         try:
             nodes = self._node_probes(ray, ctx)
             with ctx.serve_trials(host):
