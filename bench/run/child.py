@@ -78,7 +78,8 @@ def run_child(run_dir: Path, label: str) -> int:
     space = None
     # A declared search space is the fast path (params sampled in the parent, no round trip per
     # param); pruning needs the live trial's report/should_prune, so a pruner turns it off.
-    if avail.ok and not cls.real_trials and cfg.pruner == "none":
+    # islands runs the GA's own generations on sampled params: always the declared space.
+    if avail.ok and not cls.real_trials and (cfg.pruner == "none" or cls.ga_only):
         space = objective.search_space()
     base["params_path"] = "declared" if space is not None else "define-by-run"
     if not avail.ok:
