@@ -202,3 +202,13 @@ def test_define_by_run_params_are_the_parents_tpe(
     for t in here.trials:
         assert got[t.number]["params"] == t.params, (t.number, got[t.number]["params"], t.params)
         assert got[t.number]["state"] == t.state.name.lower()
+
+
+@pytest.mark.slow
+def test_pruner_with_the_ga_keeps_its_declared_space(bench_run: Any) -> None:
+    """--pruner applies to every strategy; the GA never prunes, and islands (which runs GA
+    generations on sampled params) keeps the declared fast path instead of failing."""
+    result = bench_run("islands", "--pruner", "median", "-n", "2")
+    assert result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
+    assert result.run["params_path"] == "declared" and result.run["pruner"] == "MedianPruner"
+    assert [t["state"] for t in result.trials] == [COMPLETE, COMPLETE]
