@@ -60,7 +60,8 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
     rows: list[RunSummary] = []
     for label, rec in last.items():
         ts = by_run.get(label, [])
-        ok = [t for t in ts if t.get("state") == "complete"]
+        # Pruned trials ended where the study's pruner chose: work done, like completed ones.
+        ok = [t for t in ts if t.get("state") in ("complete", "pruned")]
         started = [t for t in ts if t.get("pid")]
         # islands records every island process of a trial in `pids`.
         pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")])}

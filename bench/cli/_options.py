@@ -12,7 +12,7 @@ from bench.config import Config
 # Flag dest -> Config field, for flags whose default must stay None ("not given").
 _FIELDS = (
     "preset", "trials", "generations", "seeds", "population", "workers", "mode", "threads",
-    "start_method", "trial_timeout", "timeout", "sampler", "sampler_seed", "storage", "study_name",
+    "start_method", "trial_timeout", "timeout", "sampler", "sampler_seed", "pruner", "storage", "study_name",
     "objective", "out", "ray_address", "probe_interval", "stack_interval", "migrate_every", "migrants",
     "price_per_hour", "direction",
 )
@@ -32,7 +32,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--start-method", dest="start_method", help="fork | spawn | forkserver")
     g.add_argument("--trial-timeout", dest="trial_timeout", type=float, help="seconds; a trial past it is stopped")
     g.add_argument("--timeout", type=float, help="seconds for the whole run; ends cleanly with partial results")
-    g.add_argument("--sampler", help="tpe | random")
+    g.add_argument("--sampler", help="tpe | random: the study's sampler, under every strategy")
+    g.add_argument(
+        "--pruner",
+        help="none | median | hyperband: the study's pruner, for objectives that call "
+        "trial.report / trial.should_prune (default none)",
+    )
     g.add_argument("--sampler-seed", dest="sampler_seed", type=int)
     g.add_argument(
         "--storage",
@@ -46,7 +51,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--objective",
-        help="pkg.module:function, an Optuna objective(trial) -> float run instead of the GA. "
+        help="pkg.module:function or path/to/file.py:function, an Optuna objective(trial) -> float "
+        "run instead of the GA (define-by-run, conditional params and pruning work everywhere). "
         "This imports and EXECUTES that code in this process and in every worker.",
     )
     g.add_argument("--direction", help="minimize | maximize (default: maximize for the GA, minimize otherwise)")

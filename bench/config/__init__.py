@@ -18,6 +18,7 @@ __all__ = ["START_METHODS", "THREAD_POLICIES", "Config", "parse_threads", "resol
 
 MODES = ("loop", "batched")
 SAMPLERS = ("tpe", "random")
+PRUNERS = ("none", "median", "hyperband")
 # Tournament sizes the search space may draw; the population must hold the largest.
 TOURNAMENT_MAX = 8
 # A worker count above this multiple of usable cores is almost always a typo (-w 1280).
@@ -56,6 +57,7 @@ class Config:
     timeout: float | None = None
     sampler: str = "tpe"
     sampler_seed: int = 0
+    pruner: str = "none"  # the study's pruner, for objectives that call trial.report/should_prune
     storage: str | None = None
     # Join (or create) this study in `storage` instead of a fresh one per run: several
     # `bench run --strategy optuna-journal` processes, on one machine or many, share it and
@@ -246,6 +248,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if cfg.sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {cfg.sampler!r}")
+    if cfg.pruner not in PRUNERS:
+        raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, got {cfg.pruner!r}")
     if cfg.start_method not in START_METHODS:
         raise ConfigError(
             f"start method must be one of {', '.join(START_METHODS)}, got {cfg.start_method!r}"

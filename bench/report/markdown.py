@@ -103,7 +103,9 @@ def header(d: Diagnosis) -> str:
         f"torch threads {_q(m, 'torch_threads')}; thread env: {env_text}",
         f"- **Search:** {_q(cfg, 'trials')} trials of {workload}; {_q(cfg, 'workers')} workers, "
         f"threads `{_q(cfg, 'threads')}`, start method `{_q(cfg, 'start_method')}`, "
-        f"sampler `{_q(cfg, 'sampler')}` (preset `{_q(cfg, 'preset')}`)",
+        f"sampler `{_q(cfg, 'sampler')}`"
+        + (f", pruner `{cfg['pruner']}`" if cfg.get("pruner") not in (None, "none") else "")
+        + f" (preset `{_q(cfg, 'preset')}`){_params_paths(d.recorded.runs)}",
         f"- **Date:** {_when(meta.get('created'))}; **commit:** "
         + (f"`{str(commit)[:12]}`{dirty}" if commit else "not a git checkout")
         + f"; corebench {meta.get('corebench_version', '?')}",
@@ -178,6 +180,26 @@ def hypotheses_section(hs: Sequence[Hypothesis]) -> str:
     )
 
 
+_PATHS = {
+    "declared": "sampled in the parent from the declared search space (no round trip per param)",
+    "define-by-run": "define-by-run, each suggest_* decided by the parent's study (its sampler, its pruner)",
+}
+
+
+def _params_paths(runs: dict[str, dict[str, Any]]) -> str:
+    """Which way each run's parameters were chosen (runs recorded before this field: nothing)."""
+    by_path: dict[str, list[str]] = {}
+    for label, rec in runs.items():
+        if rec.get("params_path") and rec.get("status") != "unavailable":
+            by_path.setdefault(str(rec["params_path"]), []).append(label)
+    if not by_path:
+        return ""
+    if len(by_path) == 1:
+        return f"; parameters {_PATHS.get(next(iter(by_path)), next(iter(by_path)))}"
+    parts = [f"{_PATHS.get(k, k)}: " + ", ".join(f"`{x}`" for x in v) for k, v in by_path.items()]
+    return "; parameters " + "; ".join(parts)
+
+
 def _throughput(per_s: float | None, evals_per_trial: int | None) -> str:
     if per_s is None:
         return c.NA
@@ -227,8 +249,9 @@ def cost_section(p: ReportParts) -> str:
             right=(2, 3, 4, 5, 6),
         ),
         "",
-        "Useful throughput: completed trials (and the GA fitness evaluations they hold) per unit "
-        "of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
+        "Useful throughput: completed (or pruned) trials"
+        + (" (and the GA fitness evaluations they hold)" if evals else "")
+        + " per unit of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
         f"the trials divided by completed trials. Wall per {q} trials: the run's start-up + {q} / "
         "(completed trials per second over the trials). "
         + (

@@ -23,9 +23,9 @@ from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
 from bench.strategies import StrategyContext, get
 from bench.strategies._storage_time import JOURNAL_FILE, backend_name
-from bench.strategies._study import connect, join_study, make_sampler
+from bench.strategies._study import connect, join_study, make_pruner, make_sampler
 from bench.trial import threads as thread_policy
-from bench.trial.execute import preload
+from bench.trial.execute import RunControl, preload
 from bench.workload.objective import objective_from_config
 
 EXIT_OK = 0
@@ -33,17 +33,23 @@ EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
 
 
+class _InterruptedTwice(RunControl):
+    """A second SIGINT/SIGTERM: give up now. Not a KeyboardInterrupt, which an objective may
+    raise itself (a failed trial, not the end of the run)."""
+
+
 def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(cfg.sampler, cfg.sampler_seed)
+    pruner = make_pruner(cfg.pruner)
     if cfg.storage and cfg.study_name and base_name(label) == "optuna-journal":
         # --study-name: the study other processes (other machines) share; a baseline run
         # beside it keeps a study of its own.
-        return join_study(cfg.storage, cfg.study_name, direction, sampler)
+        return join_study(cfg.storage, cfg.study_name, direction, sampler, pruner)
     return optuna.create_study(
-        storage=connect(cfg.storage), sampler=sampler,
+        storage=connect(cfg.storage), sampler=sampler, pruner=pruner,
         direction=cast(Any, direction),
         study_name=f"{run_id}-{label}", load_if_exists=False,
     )
@@ -73,14 +79,15 @@ def run_child(run_dir: Path, label: str) -> int:
     base["storage_callers"] = base["workers"] if cls.storage_in_workers else 1
     avail = cls.available()
     objective = objective_from_config(cfg)
+    if avail.ok and cls.ga_only and objective.user is not None:
+        avail = avail.__class__(False, cls.ga_only)
     space = None
-    if avail.ok and cls.needs_search_space:
+    # A declared search space is the fast path (params sampled in the parent, no round trip per
+    # param); pruning needs the live trial's report/should_prune, so a pruner turns it off.
+    # islands runs the GA's own generations on sampled params: always the declared space.
+    if avail.ok and not cls.real_trials and (cfg.pruner == "none" or cls.ga_only):
         space = objective.search_space()
-        if space is None:
-            avail = avail.__class__(
-                False, "the objective is define-by-run with no declared search_space; "
-                "use optuna-journal or optuna-threads, or give the function a search_space",
-            )
+    base["params_path"] = "declared" if space is not None else "define-by-run"
     if not avail.ok:
         runs_out.append(
             {**base, "status": "unavailable", "reason": avail.reason, "end": time.time()}
@@ -102,9 +109,10 @@ def run_child(run_dir: Path, label: str) -> int:
     except BenchError as exc:  # the storage: recorded as this run's failure, in one line
         runs_out.append({**base, "status": "failed", "reason": str(exc), "end": time.time()})
         return EXIT_FAILED
+    # What decided the parameters and what could prune: the classes really in use.
+    base["sampler"], base["pruner"] = type(study.sampler).__name__, type(study.pruner).__name__
     ctx = StrategyContext(
-        label=label, config=cfg, objective=objective,
-        study=study, workers=workers,
+        label=label, config=cfg, objective=objective, study=study, workers=workers,
         threads_policy=spec.threads_policy, threads=threads, start_method=spec.start_method,
         trial_timeout=cfg.trial_timeout, deadline=deadline,
         heartbeat_path=str(rd.file(HEARTBEATS_FILE)), trials_out=rd.appender(TRIALS_FILE),
@@ -153,7 +161,7 @@ def run_child(run_dir: Path, label: str) -> int:
         signalled.append(signum)
         ctx.stop.set()
         if len(signalled) > 1:
-            raise KeyboardInterrupt
+            raise _InterruptedTwice()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -170,7 +178,7 @@ def run_child(run_dir: Path, label: str) -> int:
         status, reason = "unavailable", str(exc)
     except BenchError as exc:
         status, reason = "failed", str(exc)
-    except KeyboardInterrupt:
+    except _InterruptedTwice:
         status, reason = "interrupted", "interrupted twice"
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"

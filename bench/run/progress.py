@@ -86,7 +86,7 @@ class ProgressState:
             if t.get("run") != self.label:
                 continue
             self.done += 1
-            if t.get("state") != "complete":
+            if t.get("state") not in ("complete", "pruned"):
                 self.failed += 1
             for key, w in list(self.workers.items()):
                 if w.trial == t.get("number"):

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.records.rundir import JsonlAppender
 from bench.strategies import _storage_time
-from bench.trial.execute import CANCELLED, COMPLETE, TrialRecord, TrialSpec
+from bench.trial.execute import CANCELLED, COMPLETE, PRUNED, TrialRecord, TrialSpec
 
 if TYPE_CHECKING:
     import optuna
 
     from bench.config import Config
+    from bench.trial.remote import Channel
     from bench.workload.objective import ObjectiveRef
 
 
@@ -46,7 +48,10 @@ class StrategyContext:
     heartbeat_path: str
     trials_out: JsonlAppender
     strategy: str = ""
+    # Declared: trials are asked with it and workers run FixedTrials (the fast path). None:
+    # define-by-run, each worker's suggest_* answered by the parent's trial (`serve_trials`).
     search_space: dict[str, Any] | None = None
+    channel: Channel | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     asked: int = 0
     told: int = 0  # trials that ran to an end (complete, failed, timeout, crashed)
@@ -89,17 +94,44 @@ class StrategyContext:
         return TrialSpec(
             number=number, params=params, objective=self.objective, run=self.label,
             threads=self.threads, heartbeat_path=self.heartbeat_path,
+            channel=self.channel if self.search_space is None else None,
         )
+
+    def live_trial(self, number: int) -> optuna.Trial | None:
+        """The study's own trial `number` while it runs (asked here, not yet told)."""
+        with self._lock:
+            trial: optuna.Trial | None = self._pending.get(number)
+            return trial
+
+    @contextlib.contextmanager
+    def serve_trials(self, host: str | None = None) -> Iterator[None]:
+        """Define-by-run in worker processes: serve the parent's live trials to them while the
+        strategy runs (nothing to serve with a declared search space). `host`: listen on TCP
+        there (workers on other machines), else on a Unix socket."""
+        if self.search_space is not None:
+            yield
+            return
+        from bench.trial.remote import serving
+
+        with serving(self.live_trial, host) as server:
+            self.channel = server.channel
+            try:
+                yield
+            finally:
+                self.channel = None
 
     def tell(self, record: TrialRecord) -> None:
         """Record a finished trial (appended at once) and tell the study, if it asked it here."""
         import optuna
 
-        record = record.with_(run=self.label, strategy=self.strategy)
         with self._lock:
             trial = self._pending.pop(record.number, None)
             ask_s = self._ask_s.pop(record.number, None)
             self.told += 1
+        changes: dict[str, Any] = {"run": self.label, "strategy": self.strategy}
+        if trial is not None and self.search_space is None:
+            changes["params"] = dict(trial.params)  # define-by-run: what the study suggested
+        record = record.with_(**changes)
         if trial is None:
             self.trials_out.append(record.to_dict())
             return
@@ -107,6 +139,8 @@ class StrategyContext:
         try:
             if record.state == COMPLETE and record.value is not None:
                 self.study.tell(trial, record.value)
+            elif record.state == PRUNED:
+                self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         finally:
@@ -158,8 +192,12 @@ class Strategy(ABC):
     summary: ClassVar[str]
     # Can a running trial be stopped at its timeout? Threads cannot be killed in Python.
     can_stop_trial: ClassVar[bool] = True
-    # Does it sample parameters in the parent (ask/tell), needing a declared search space?
-    needs_search_space: ClassVar[bool] = True
+    # Not empty: it runs only the reference GA (islands), and this says why a user objective
+    # is not run under it.
+    ga_only: ClassVar[str] = ""
+    # Do its trials run on real optuna Trials where a study lives (optimize in each thread or
+    # process), never on parameters sampled ahead from a declared search space?
+    real_trials: ClassVar[bool] = False
     uses_start_method: ClassVar[bool] = False
     # Who makes the storage calls (ask, suggest, tell): each worker (it runs study.optimize), or
     # only the parent, for all workers (ask/tell strategies). The storage share of a run is of

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.records.rundir import JsonlAppender
 from bench.strategies._procs import READY, init_worker
-from bench.strategies._study import error_text, make_sampler, open_storage
+from bench.strategies._study import error_text, make_pruner, make_sampler, open_storage
 from bench.trial import heartbeat
 from bench.trial.execute import Outcome, TrialRecord, call_objective, preload, worker_id
 from bench.workload.objective import ObjectiveRef
@@ -40,6 +40,7 @@ class WorkerJob:
     trials_path: str
     budget: int | None = None  # shared study: stop once it holds this many trials
     owner: str = ""  # host:pid of the bench process that supervises this worker
+    pruner: str = "none"
 
 
 # User attributes each trial of a shared study gets, so a study that several machines feed says
@@ -97,7 +98,7 @@ def _optimize(conn: Connection, job: WorkerJob, parent_pid: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(
         study_name=job.study_name, storage=open_storage(job.storage),
-        sampler=make_sampler(job.sampler, job.seed),
+        sampler=make_sampler(job.sampler, job.seed), pruner=make_pruner(job.pruner),
     )
     preload(job.objective)
     fn = job.objective.load()

@@ -14,6 +14,17 @@ def make_sampler(name: str, seed: int | None) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
+def make_pruner(name: str) -> Any:
+    """`median`, `hyperband` or `none` (Optuna's NopPruner: should_prune is always False)."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    return optuna.pruners.NopPruner()
+
+
 JOURNAL_LOCK_GRACE_S = 3  # Optuna warns below 3 s
 
 
@@ -74,7 +85,9 @@ def _transient(exc: Exception) -> bool:
     return kind.__module__.startswith("sqlalchemy") and kind.__name__ in ("OperationalError", "IntegrityError")
 
 
-def join_study(url_or_path: str, study_name: str, direction: str, sampler: Any) -> Any:
+def join_study(
+    url_or_path: str, study_name: str, direction: str, sampler: Any, pruner: Any = None,
+) -> Any:
     """Load study `study_name` from a shared storage, creating it if no process has yet; the study
     must optimize in `direction` (a study made for another objective is refused, not reused)."""
     import time
@@ -90,7 +103,7 @@ def join_study(url_or_path: str, study_name: str, direction: str, sampler: Any) 
         try:
             study = optuna.create_study(
                 storage=open_storage(url_or_path), study_name=study_name, sampler=sampler,
-                direction=direction, load_if_exists=True,  # type: ignore[arg-type]
+                pruner=pruner, direction=direction, load_if_exists=True,  # type: ignore[arg-type]
             )
             break
         except (optuna.exceptions.StorageInternalError, optuna.exceptions.DuplicatedStudyError) as exc:

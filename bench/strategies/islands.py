@@ -117,15 +117,16 @@ class Islands(Strategy):
     kind = "processes"
     summary = "one GA split over W processes, ring migration; trials one after another (GA only)"
     can_stop_trial = True  # the islands are killed and restarted
-    needs_search_space = True
+    ga_only = (
+        "islands is the reference GA itself (one GA's population split over processes, with "
+        "migration); a user --objective is not a GA and cannot be split that way: use pool, "
+        "joblib-loky, ray or optuna-journal for it"
+    )
     uses_start_method = True
 
     def run(self, ctx: StrategyContext) -> None:
         if ctx.objective.user is not None:
-            raise StrategyUnavailable(
-                "islands splits the reference GA's population over processes; a user --objective "
-                "cannot be split that way: use pool, ray or optuna-journal for it"
-            )
+            raise StrategyUnavailable(self.ga_only)
         settings = ctx.objective.settings
         n = max(1, min(ctx.workers, settings.population))
         sizes = island_sizes(settings.population, n)

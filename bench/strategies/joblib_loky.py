@@ -35,7 +35,7 @@ from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
 from bench.strategies._procs import worker_name
-from bench.trial.execute import CRASHED, TIMEOUT, TrialRecord, TrialSpec, lost, prepare
+from bench.trial.execute import CRASHED, TIMEOUT, RunControl, TrialRecord, TrialSpec, lost, prepare
 
 HARD_GRACE_S = 2.0
 # How often the parent checks for a run timeout or interrupt while it waits for results.
@@ -77,7 +77,7 @@ def run_trial(
             watchdog.cancel()
 
 
-class _StopRun(BaseException):
+class _StopRun(RunControl):
     """Raised in the main thread to leave joblib's result loop; joblib then kills its workers."""
 
 
@@ -86,7 +86,6 @@ class JoblibLoky(Strategy):
     kind = "processes"
     summary = "joblib.Parallel(backend='loky'): W reusable worker processes, ask/tell in the parent"
     can_stop_trial = True  # SIGALRM in the worker, then the worker itself as a last resort
-    needs_search_space = True
     uses_start_method = False  # loky always starts workers with fork+exec
 
     def run(self, ctx: StrategyContext) -> None:
@@ -94,7 +93,7 @@ class JoblibLoky(Strategy):
         suspects: deque[TrialSpec] = deque()
         self._beats = HeartbeatTail(ctx.heartbeat_path, ctx.label)
         try:
-            with _stop_on_request(ctx):
+            with ctx.serve_trials(), _stop_on_request(ctx):
                 while not ctx.should_stop():
                     if suspects:
                         # Alone, so that if its worker dies again, it is the one.

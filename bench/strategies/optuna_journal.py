@@ -81,7 +81,7 @@ class OptunaJournal(Strategy):
     summary = "W processes, each study.optimize on one shared JournalStorage (or RDB) study"
     can_stop_trial = True  # the worker running it is killed and replaced
     storage_in_workers = True  # each worker runs study.optimize on the storage
-    needs_search_space = False  # define-by-run on real Trials
+    real_trials = True  # define-by-run on real Trials, each worker its own study object
     uses_start_method = True
 
     def run(self, ctx: StrategyContext) -> None:
@@ -97,6 +97,7 @@ class OptunaJournal(Strategy):
             objective=ctx.objective, threads=ctx.threads, label=ctx.label, strategy=ctx.strategy,
             heartbeat_path=ctx.heartbeat_path, trials_path=str(ctx.trials_out.path),
             budget=ctx.n_trials if self._shared else None, owner=self._owner,
+            pruner=ctx.config.pruner,
         )
         # Shared: no fixed shares, every worker runs until the study holds N trials.
         split = [ctx.n_trials] * ctx.workers if self._shared else shares(ctx.n_trials, ctx.workers)

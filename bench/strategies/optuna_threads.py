@@ -45,7 +45,7 @@ class OptunaThreads(Strategy):
     summary = "study.optimize(n_jobs=W): W threads of one process (the original script)"
     can_stop_trial = False  # threads cannot be killed; late trials are recorded `timeout`
     storage_in_workers = True  # each worker runs study.optimize on the storage
-    needs_search_space = False  # define-by-run on the real optuna Trial
+    real_trials = True  # define-by-run on the real optuna Trial
     uses_start_method = False
 
     def run(self, ctx: StrategyContext) -> None:

@@ -54,7 +54,6 @@ class Pool(Strategy):
     kind = "processes"
     summary = "W supervised worker processes (multiprocessing), ask/tell in the parent"
     can_stop_trial = True  # the worker running it is killed and replaced
-    needs_search_space = True
     uses_start_method = True
 
     def run(self, ctx: StrategyContext) -> None:
@@ -69,12 +68,13 @@ class Pool(Strategy):
             return start_worker(mp, _serve, (ctx.threads, ctx.objective), ctx.threads,
                                 f"corebench-pool-{started[0]}")
 
-        workers = [start() for _ in range(max(1, min(ctx.workers, ctx.n_trials)))]
-        try:
-            _supervise(ctx, workers, start)
-        finally:
-            stop_workers(workers)
-            ctx.cancel_pending("the run ended before this trial finished")
+        with ctx.serve_trials():
+            workers = [start() for _ in range(max(1, min(ctx.workers, ctx.n_trials)))]
+            try:
+                _supervise(ctx, workers, start)
+            finally:
+                stop_workers(workers)
+                ctx.cancel_pending("the run ended before this trial finished")
 
 
 def _supervise(ctx: StrategyContext, workers: list[Worker], start: Callable[[], Worker]) -> None:

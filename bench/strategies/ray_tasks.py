@@ -59,7 +59,6 @@ class RayTasks(Strategy):
     kind = "ray"
     summary = "Ray remote tasks, one CPU each; a local Ray of W CPUs, or --ray-address"
     can_stop_trial = True  # ray.cancel(force=True) kills the task's worker
-    needs_search_space = True
     uses_start_method = False
 
     @classmethod
@@ -75,9 +74,14 @@ class RayTasks(Strategy):
             raise StrategyUnavailable(f"ray cannot be imported: {exc}") from None
         connected_here = self._connect(ray, ctx)
         nodes = None
+        # Tasks on other nodes reach the parent's trials over TCP at this node's address; a
+        # local instance's workers are on this machine (a Unix socket).
+        util: Any = ray.util  # its get_node_ip_address is untyped
+        host = str(util.get_node_ip_address()) if ctx.config.ray_address else None
         try:
             nodes = self._node_probes(ray, ctx)
-            self._loop(ray, ctx)
+            with ctx.serve_trials(host):
+                self._loop(ray, ctx)
         finally:
             try:
                 if nodes is not None:

@@ -14,4 +14,7 @@ class Sequential(Strategy):
 
     def run(self, ctx: StrategyContext) -> None:
         while (spec := ctx.ask()) is not None:
-            ctx.tell(execute_with_alarm(spec, ctx.trial_timeout))
+            # The study lives here: define-by-run, the objective gets the study's own trial
+            # (sampler, pruner and all); with a declared space, a FixedTrial as workers do.
+            live = ctx.live_trial(spec.number) if ctx.search_space is None else None
+            ctx.tell(execute_with_alarm(spec, ctx.trial_timeout, live))

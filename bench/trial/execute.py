@@ -9,18 +9,24 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.trial import heartbeat
 from bench.trial import threads as thread_policy
 from bench.workload.objective import ObjectiveRef
 
+if TYPE_CHECKING:
+    from bench.trial.remote import Channel
+
 COMPLETE = "complete"
+PRUNED = "pruned"  # stopped early by the study's pruner: a finished trial, like complete
 FAILED = "failed"
 TIMEOUT = "timeout"
 CRASHED = "crashed"
 CANCELLED = "cancelled"
-STATES = (COMPLETE, FAILED, TIMEOUT, CRASHED, CANCELLED)
+STATES = (COMPLETE, PRUNED, FAILED, TIMEOUT, CRASHED, CANCELLED)
+# Trials that ran to the end the objective (or its pruner) chose: the work a run got done.
+DONE_STATES = (COMPLETE, PRUNED)
 ERROR_MAX_CHARS = 300
 
 
@@ -34,6 +40,24 @@ class TrialSpec:
     run: str
     threads: int | None = None
     heartbeat_path: str | None = None
+    # Define-by-run: the parent's trial answers each suggest_* / report / should_prune over this
+    # channel (`params` is then empty). None: `params` were sampled in the parent from a
+    # declared search space and the worker runs a FixedTrial of them (no round trip per param).
+    channel: Channel | None = None
+
+
+class RunControl(BaseException):
+    """Our own stops (a trial's timeout, a run's stop request): never an objective's failure.
+    A BaseException so that an objective's `except Exception` cannot swallow it."""
+
+
+class ObjectiveAborted(Exception):
+    """The objective raised a BaseException (sys.exit, KeyboardInterrupt, ...): for the study
+    and the record a failed trial like any other, so the run goes on."""
+
+
+class BadObjectiveValue(Exception):
+    """The objective returned something that is not one number."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,8 @@ def error_summary(exc: BaseException) -> str:
     """`Type: message (file:line)`, short enough for a table cell."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
-    text = f"{type(exc).__name__}: {exc}{where}"
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
     return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
 
 
@@ -127,16 +152,56 @@ class Outcome:
     error: str | None = None
 
 
+def as_value(returned: Any) -> float:
+    """The one number a single-objective study needs from what the objective returned."""
+    what = type(returned).__name__
+    if returned is None:
+        raise BadObjectiveValue("objective returned None, not a number (a missing `return`?)")
+    if isinstance(returned, (str, bytes)):
+        raise BadObjectiveValue(f"objective returned a {what} ({returned[:40]!r}), not a number")
+    if isinstance(returned, (tuple, list)):
+        raise BadObjectiveValue(
+            f"objective returned a {what} of {len(returned)} values; this study is "
+            "single-objective: return one number"
+        )
+    try:
+        return float(returned)
+    except (TypeError, ValueError):
+        raise BadObjectiveValue(f"objective returned a {what}, not a number") from None
+
+
+def _aborted(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"objective called sys.exit({exc.code!r})"
+    return f"objective raised {error_summary(exc)}"
+
+
 def call_objective(fn: Any, trial: Any, outcome: Outcome) -> float:
     """Call `fn(trial)` as Optuna would and fill `outcome` for the trial record.
 
     Returns the raw value (NaN included: Optuna fails that trial itself) and re-raises what the
-    objective raises, so a caller inside `study.optimize` keeps Optuna's own handling.
+    objective raises as an Exception (TrialPruned as it is), so a caller inside `study.optimize`
+    keeps Optuna's own handling and its `catch=(Exception,)` holds for sys.exit too.
     """
+    import optuna
+
     try:
-        raw = float(fn(trial))
+        returned = fn(trial)
+    except optuna.TrialPruned:
+        outcome.state = PRUNED
+        raise
     except Exception as exc:
         outcome.state, outcome.error = FAILED, error_summary(exc)
+        raise
+    except RunControl:
+        raise
+    except BaseException as exc:  # sys.exit, KeyboardInterrupt, GeneratorExit... from user code
+        outcome.state, outcome.error = FAILED, _aborted(exc)
+        raise ObjectiveAborted(outcome.error) from exc
+    try:
+        raw = as_value(returned)
+    except BadObjectiveValue as exc:
+        outcome.state, outcome.error = FAILED, str(exc)
         raise
     if math.isnan(raw):
         outcome.state, outcome.error = FAILED, "objective returned NaN"
@@ -145,23 +210,36 @@ def call_objective(fn: Any, trial: Any, outcome: Outcome) -> float:
     return raw
 
 
-def execute(spec: TrialSpec) -> TrialRecord:
-    """Run one trial in the current process/thread; never raises for the objective's failures."""
+def _worker_trial(spec: TrialSpec) -> Any:
+    if spec.channel is not None:
+        from bench.trial.remote import RemoteTrial
+
+        return RemoteTrial(spec.channel, spec.number)
     import optuna
 
+    return optuna.trial.FixedTrial(spec.params, number=spec.number)
+
+
+def execute(spec: TrialSpec, trial: Any = None) -> TrialRecord:
+    """Run one trial in the current process/thread; never raises for the objective's failures.
+
+    `trial`: the study's own optuna.Trial when the trial runs where the study lives
+    (sequential); else a FixedTrial of `spec.params`, or a RemoteTrial over `spec.channel`.
+    """
     thread_policy.apply(spec.threads)
     start = time.time()
     outcome = Outcome()
     with heartbeat.trial(spec.heartbeat_path, spec.run, spec.number, worker_id()):
         try:
             objective = spec.objective.load()
-            trial = optuna.trial.FixedTrial(spec.params, number=spec.number)
-            call_objective(objective, trial, outcome)
-        except Exception as exc:
-            if outcome.error is None:  # the objective's own failure is already in outcome
+            call_objective(objective, trial or _worker_trial(spec), outcome)
+        except Exception as exc:  # optuna.TrialPruned included
+            if outcome.error is None and outcome.state != PRUNED:  # else already in outcome
                 outcome.state, outcome.error = FAILED, error_summary(exc)
+    # A study's own trial knows its params; a RemoteTrial's are the parent's to fill in.
+    params = dict(trial.params) if trial is not None else dict(spec.params)
     return TrialRecord(
-        number=spec.number, state=outcome.state, value=outcome.value, params=dict(spec.params),
+        number=spec.number, state=outcome.state, value=outcome.value, params=params,
         start=start, end=time.time(), pid=os.getpid(), worker=worker_id(),
         torch_threads=thread_policy.current_torch_threads(), run=spec.run, error=outcome.error,
     )

@@ -41,28 +41,64 @@ class GAObjective:
         return sum(best) / len(best)
 
 
-def _ensure_cwd_on_path() -> None:
+def _ensure_on_path(folder: str) -> None:
     # The console script does not put the working directory on sys.path, but users expect
-    # `--objective mymodule:objective` to find mymodule.py where they run bench.
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    # `--objective mymodule:objective` to find mymodule.py where they run bench; a file's own
+    # folder goes first so that its sibling imports work in every worker.
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
-def load_user_objective(spec: str) -> Objective:
-    """Import `pkg.module:function`; any failure is one clear ObjectiveError line."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ObjectiveError(f"--objective must look like pkg.module:function, got {spec!r}")
-    _ensure_cwd_on_path()
+def is_file_ref(spec: str) -> bool:
+    """`path/to/file.py:function` (a file) rather than `pkg.module:function`."""
+    module = spec.partition(":")[0]
+    return module.endswith(".py") or os.sep in module or "/" in module
+
+
+def absolute_ref(spec: str) -> str:
+    """`file.py:fn` with the file's absolute path, so that every worker (spawn, forkserver, a
+    Ray worker started in another directory) finds the same file; module refs as they are."""
+    if not is_file_ref(spec):
+        return spec
+    path, sep, attr = spec.partition(":")
+    return f"{os.path.abspath(path)}{sep}{attr}"
+
+
+def _import_module(spec: str) -> Any:
+    module_name = spec.partition(":")[0]
+    if is_file_ref(spec):
+        path = os.path.abspath(module_name)
+        if not path.endswith(".py") or not os.path.isfile(path):
+            raise ObjectiveError(f"--objective file {module_name!r} is not a .py file")
+        folder, module_name = os.path.split(path[: -len(".py")])
+        _ensure_on_path(folder)
+        known = sys.modules.get(module_name)
+        if known is not None and os.path.abspath(getattr(known, "__file__", "") or "") != path:
+            raise ObjectiveError(
+                f"--objective file {path}: a module named {module_name!r} is already imported "
+                f"from elsewhere ({getattr(known, '__file__', 'built in')}); rename the file"
+            )
+    else:
+        _ensure_on_path(os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError as exc:
         raise ObjectiveError(f"cannot import objective module {module_name!r}: {exc}") from None
     except Exception as exc:  # user code failing at import time is still bad input
         raise ObjectiveError(
             f"importing objective module {module_name!r} raised {type(exc).__name__}: {exc}"
         ) from None
+
+
+def load_user_objective(spec: str) -> Objective:
+    """Import `pkg.module:function` or `path/to/file.py:function`; any failure is one clear
+    ObjectiveError line."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ObjectiveError(
+            f"--objective must look like pkg.module:function or path/to/file.py:function, got {spec!r}"
+        )
+    module = _import_module(spec)
     fn: Any = module
     for part in attr.split("."):
         fn = getattr(fn, part, None)
@@ -77,14 +113,13 @@ def load_user_objective(spec: str) -> Objective:
 def user_search_space(spec: str) -> dict[str, Any] | None:
     """A user objective's declared search space (`fn.search_space` or module `SEARCH_SPACE`).
 
-    Process strategies sample parameters in the parent, so they need it; define-by-run objectives
-    without one run under sequential, optuna-threads and optuna-journal.
+    Optional: with one, parameters are sampled in the parent ahead of the trial (the fast path);
+    without, every strategy runs the objective define-by-run on the parent's trials.
     """
     fn = load_user_objective(spec)
     space = getattr(fn, "search_space", None)
     if space is None:
-        module = importlib.import_module(spec.partition(":")[0])
-        space = getattr(module, "SEARCH_SPACE", None)
+        space = getattr(_import_module(spec), "SEARCH_SPACE", None)
     if callable(space):
         space = space()
     return dict(space) if space is not None else None
@@ -121,4 +156,5 @@ def objective_from_config(cfg: Any) -> ObjectiveRef:
     settings = GASettings(
         population=cfg.population, generations=cfg.generations, hidden=cfg.hidden, mode=cfg.mode
     )
-    return ObjectiveRef(settings=settings, seeds=cfg.seeds, user=cfg.objective)
+    user = absolute_ref(cfg.objective) if cfg.objective is not None else None
+    return ObjectiveRef(settings=settings, seeds=cfg.seeds, user=user)

@@ -16,7 +16,7 @@ from bench.analysis.diagnose import Recorded, analyse
 from bench.cli import main
 from bench.report import build
 from bench.report.json_out import FINDINGS_FILE, parts_document, schema
-from tests.data.tiny_objective import NOISE
+from tests.fixtures.objectives import NOISE
 from tests.scripts.targets import target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_compare_verbose_json_on_stdout(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_library_output_goes_to_the_log_unless_verbose(tmp_path: Path) -> None:
     common = ["--strategy", "pool", "-w", "2", "-n", "2", "--preset", "smoke", "--no-stacks",
-              "--objective", "tests.data.tiny_objective:noisy", "-o", str(tmp_path)]
+              "--objective", "tests.fixtures.objectives:noisy", "-o", str(tmp_path)]
     out = tmp_path / "q.json"
     quiet = bench("run", *common, "--name", "q", "-q", "--json", str(out))
     assert quiet.returncode == 0, quiet.stderr[-3000:]

@@ -1,6 +1,6 @@
 """Every strategy under every fault, through the real CLI: a trial that raises, a worker that
 SIGKILLs itself, a trial that hangs, and a whole-run --timeout. The fault hits trial 1 only
-(tests/scripts/fault_objectives.py); the other trials must be unaffected, the run must end on
+(tests/fixtures/objectives.py); the other trials must be unaffected, the run must end on
 time, and (conftest) no process it started may be left alive.
 
 islands runs only the reference GA, so with these user objectives it must say it is unavailable;
@@ -22,7 +22,7 @@ from bench.strategies import names
 from bench.trial.execute import CANCELLED, COMPLETE, CRASHED, FAILED, TIMEOUT
 from tests.support.runs import RunResult, run_bench
 
-OBJ = "tests.scripts.fault_objectives"
+OBJ = "tests.fixtures.objectives"
 # The runner's grace after the deadline plus start-up/shut-down of a run on 2 busy cores.
 RUN_SLACK_S = 20.0
 # Strategies whose trials run inside the strategy's own process: a SIGKILL there ends the run.

@@ -90,8 +90,8 @@ def test_every_strategy_describes_itself() -> None:
         assert cls.summary
         assert cls.available().ok in (True, False)
     assert get("optuna-threads").can_stop_trial is False
-    assert not get("optuna-threads").needs_search_space
-    assert not get("optuna-journal").needs_search_space
+    assert get("optuna-threads").real_trials and get("optuna-journal").real_trials
+    assert [n for n in names() if get(n).ga_only] == ["islands"]
     assert get("pool").uses_start_method and get("islands").uses_start_method
 
 
@@ -116,3 +116,103 @@ def test_ray_starts_and_stops_its_own_instance(bench_run: Any) -> None:
     result = bench_run("ray", timeout=240)
     assert result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
     assert [t["state"] for t in result.trials] == [COMPLETE] * N_TRIALS
+
+
+# -- define-by-run: the user's own objective, conditional space and pruning ---------------------
+
+DBR_TRIALS = 24
+DBR = "tests.fixtures.objectives:conditional"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_define_by_run_contract(name: str, bench_run: Any, request: pytest.FixtureRequest) -> None:
+    """Every strategy runs a define-by-run objective with a conditional space that prunes, and
+    the parent's study (TPE, median pruner) decides every parameter and every prune."""
+    import optuna
+
+    storage = str(request.getfixturevalue("tmp_path") / "study.log")
+    args = ["--objective", DBR, "-n", str(DBR_TRIALS), "--sampler", "tpe", "--pruner", "median",
+            "--storage", storage]
+    if name == "ray":
+        args += ["--ray-address", request.getfixturevalue("ray_address")]
+    result = bench_run(name, *args, timeout=240)
+    if name == "islands":
+        assert result.run.get("status") == "unavailable", result.run
+        assert "the reference GA itself" in result.run["reason"]
+        return
+    assert result.code == 0 and result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
+    assert result.run["params_path"] == "define-by-run"
+    assert (result.run["sampler"], result.run["pruner"]) == ("TPESampler", "MedianPruner")
+
+    # Every strategy finishes the same number of trials, each complete or pruned.
+    states = result.states()
+    assert sorted(states) == list(range(DBR_TRIALS)), states
+    assert set(states.values()) <= {"complete", "pruned"}, states
+    assert "pruned" in states.values() and "complete" in states.values(), states
+
+    # The parent's study holds every trial, with the distributions the objective asked for:
+    # `momentum` only where the optimizer was sgd.
+    storage_obj = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(storage))
+    (summary,) = optuna.get_all_study_summaries(storage_obj)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage_obj)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert sorted(trials) == list(range(DBR_TRIALS))
+    expected = {
+        "optimizer": optuna.distributions.CategoricalDistribution(["adam", "sgd"]),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+        "momentum": optuna.distributions.FloatDistribution(0.0, 0.9),
+        "layers": optuna.distributions.IntDistribution(1, 4),
+    }
+    for number, t in trials.items():
+        want = {"optimizer", "lr", "layers"} | ({"momentum"} if t.params["optimizer"] == "sgd" else set())
+        assert set(t.params) == want, t
+        assert t.distributions == {k: expected[k] for k in want}
+        assert t.state.name.lower() == states[number]
+        assert result.by_number()[number]["params"] == t.params  # the record says the same
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert t.intermediate_values, "a pruned trial reported before it was pruned"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [p for p in STRATEGIES if p.values[0] != "islands"])
+def test_define_by_run_params_are_the_parents_tpe(
+    name: str, bench_run: Any, request: pytest.FixtureRequest,
+) -> None:
+    """With one worker the order of suggest calls is fixed, so the parent's TPE (seeded) must
+    give exactly what the same TPE gives here, in this process, trial for trial: the random
+    start-up trials and the TPE trials after them, prunes included. A worker that sampled for
+    itself, or a sampler that fell back to random, would give other numbers."""
+    import optuna
+
+    from tests.fixtures.objectives import TPE_STARTUP, conditional
+
+    n = TPE_STARTUP + 4
+    args = ["--objective", DBR, "-n", str(n), "-w", "1", "--sampler", "tpe", "--sampler-seed", "0",
+            "--pruner", "median"]
+    if name == "ray":
+        args += ["--ray-address", request.getfixturevalue("ray_address")]
+    result = bench_run(name, *args, timeout=240)
+    assert result.code == 0 and result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
+    # optuna-journal's worker samples on the shared storage with its own sampler, seeded seed + 1.
+    seed = 1 if name == "optuna-journal" else 0
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    here = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed),
+                               pruner=optuna.pruners.MedianPruner())
+    here.optimize(conditional, n_trials=n)
+    got = result.by_number()
+    assert sorted(got) == list(range(n))
+    for t in here.trials:
+        assert got[t.number]["params"] == t.params, (t.number, got[t.number]["params"], t.params)
+        assert got[t.number]["state"] == t.state.name.lower()
+
+
+@pytest.mark.slow
+def test_pruner_with_the_ga_keeps_its_declared_space(bench_run: Any) -> None:
+    """--pruner applies to every strategy; the GA never prunes, and islands (which runs GA
+    generations on sampled params) keeps the declared fast path instead of failing."""
+    result = bench_run("islands", "--pruner", "median", "-n", "2")
+    assert result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
+    assert result.run["params_path"] == "declared" and result.run["pruner"] == "MedianPruner"
+    assert [t["state"] for t in result.trials] == [COMPLETE, COMPLETE]

@@ -470,3 +470,16 @@ def test_a_tie_within_run_noise_names_the_simpler_strategy() -> None:
     d = analyse(Recorded.from_records(S.meta(), sim.runs, sim.trials, sim.samples, sim.heartbeats))
     assert best_run(d) == "joblib-loky"
     assert "**Use `joblib-loky`:**" in verdict(d) and "was fastest at" not in verdict(d)
+
+
+def test_a_user_objective_report_leaves_the_ga_columns_out() -> None:
+    """A run of the user's own objective (recorded fixture) gets the whole report, without the
+    GA's evaluations per second and with GA-only hypotheses marked not tested and why."""
+    path = FIXTURES / "gil_threads"
+    assert json.loads((path / "run.json").read_text())["config"]["objective"]
+    md = markdown(path)
+    for heading in ("## Root-cause matrix", "## Hypotheses", "## Cost", "## Findings"):
+        assert heading in md
+    assert "evals/s" not in md and "fitness evaluations" not in md
+    torch_row = next(line for line in md.splitlines() if line.startswith("| PyTorch breaks"))
+    assert "not tested" in torch_row and "user function" in torch_row

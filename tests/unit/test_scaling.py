@@ -357,7 +357,7 @@ def test_trial_seconds_is_a_quick_positive_calibration_and_restores_torch_thread
 
 
 def test_trial_seconds_times_one_real_trial_of_a_user_objective() -> None:
-    cfg = Config(objective="tests.data.tiny_objective:objective", workers=1)
+    cfg = Config(objective="tests.fixtures.objectives:quadratic", workers=1)
     assert 0 < calibrate.trial_seconds(cfg) < 10
 
 

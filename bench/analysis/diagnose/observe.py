@@ -19,7 +19,7 @@ from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.cluster import ClusterView, HostLoad, merge
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
-_RAN = ("complete", "failed", "timeout", "crashed")
+_RAN = ("complete", "pruned", "failed", "timeout", "crashed")
 _ACTIVE_STATES = ("gil", "native", "waiting_gil")
 
 
@@ -405,7 +405,7 @@ def observe(
     pid_peaks = {pid: peak_overlap(v) for pid, v in per_pid.items()}
     top_pid = max(pid_peaks, key=lambda p: pid_peaks[p], default=None)
     ran = [t for t in trials if t.get("state") in _RAN]
-    complete = [t for t in trials if t.get("state") == "complete"]
+    complete = [t for t in trials if t.get("state") in ("complete", "pruned")]
     durations = [
         float(t["end"]) - float(t["start"]) for t in complete if t.get("start") and t.get("end")
     ]
