@@ -14,8 +14,14 @@ _SECRET_WORDS = frozenset({
     "password", "passwd", "pwd", "pass", "passphrase", "token", "secret", "credential",
     "credentials", "auth", "key", "apikey", "accesskey", "privatekey", "secretkey",
 })
-# scheme://user:password@host → scheme://user:***@host (postgresql://, redis://, https://, ...)
-_URL_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+(?=@)")
+# scheme://user:password@host -> scheme://user:***@host (postgresql://, redis://, ray://, https://...).
+# The password runs to the last `@` before the host, so one holding `/`, `:` or `@` is masked whole
+# (a port and path before a later `@` may be masked too, which leaks nothing).
+_URL_CREDENTIALS = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)\S+?(?=@[^@\s/?#]*(?:[/?#\s]|$))"
+)
+# ?password=pw, &token=..., ;pwd=... in a URL's query (SQLAlchemy and libpq take these).
+_QUERY_SECRET = re.compile(r"(?P<head>[?&;](?P<name>[A-Za-z0-9_.\-]+)=)(?P<value>[^&;\s#]*)")
 
 
 def _is_secret_name(name: str) -> bool:
@@ -25,9 +31,20 @@ def _is_secret_name(name: str) -> bool:
     return bool(words) and words[-1] in _SECRET_WORDS
 
 
+def redact(text: str) -> str:
+    """`text` with every URL secret masked: `user:pw@` userinfo (any scheme, Ray's `ray://`
+    included) and secret query parameters (`?password=`, `&token=`, `pwd=`, `secret=`, ...).
+    The one function for everything corebench writes or prints."""
+    text = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK, text)
+    return _QUERY_SECRET.sub(
+        lambda m: m.group("head") + MASK if m.group("value") and _is_secret_name(m.group("name")) else m.group(0),
+        text,
+    )
+
+
 def redact_arg(arg: str) -> str:
     """One argument with credentials in URLs and `name=value` secrets masked."""
-    arg = _URL_CREDENTIALS.sub(lambda m: m.group("head") + MASK, arg)
+    arg = redact(arg)
     if "=" in arg:
         name, _, value = arg.partition("=")
         if value and _is_secret_name(name) and not name.startswith("http"):

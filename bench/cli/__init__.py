@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[args.command][0])
         return int(module.run(args))
     except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
+        from probes.redact import redact
+
+        # One line, whatever the message holds (a multi-line library error, a URL's password).
+        line = " ".join(redact(str(exc)).split())
+        print(f"bench: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)

@@ -65,7 +65,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--migrate-every", dest="migrate_every", type=int, help="islands: generations between migrations")
     g.add_argument("--migrants", type=int, help="islands: best individuals sent to the next island")
     g.add_argument("--price-per-hour", dest="price_per_hour", type=float, help="$ per hour of this machine")
-    g.add_argument("--force", action="store_const", const=True, help="allow more than 4x workers per core")
+    g.add_argument("--force", action="store_const", const=True, help="allow more than 4x workers (or threads) per core")
+    g.add_argument(
+        "--check", action="store_true",
+        help="validate every setting, print the resolved config (secrets masked) and exit; "
+        "nothing is created or started",
+    )
 
 
 def add_verbosity_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,5 +91,25 @@ def flags_from(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     return flags
 
 
-def resolve_config(args: argparse.Namespace, **extra: Any) -> Config:
-    return config_mod.resolve(flags_from(args, **extra), getattr(args, "config", None), Path.cwd())
+def print_checked(cfg: Config) -> int:
+    """`--check`: the config as the run would use it, one JSON object, passwords masked."""
+    import json
+
+    from probes.redact import redact
+
+    shown = cfg.to_dict()
+    for key in config_mod.SECRET_KEYS:
+        if shown.get(key):
+            shown[key] = redact(str(shown[key]))
+    print(json.dumps(shown, sort_keys=True))
+    return 0
+
+
+def resolve_config(
+    args: argparse.Namespace, defaults: dict[str, Any] | None = None, **extra: Any
+) -> Config:
+    """The run's config from its flags (only those typed), the config file and the preset;
+    `defaults` are the command's own, below the preset."""
+    return config_mod.resolve(
+        flags_from(args, **extra), getattr(args, "config", None), Path.cwd(), defaults=defaults,
+    )

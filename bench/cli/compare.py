@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bench.cli._json import add_json_argument, emit_results, human_output
-from bench.cli._options import add_search_arguments, add_verbosity_arguments, resolve_config
+from bench.cli._options import add_search_arguments, add_verbosity_arguments, print_checked, resolve_config
 from bench.config import Config
 from bench.errors import ConfigError
 from bench.records.rundir import RunDir
@@ -15,7 +15,8 @@ from bench.records.rundir import RunDir
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strategies", default=None,
-        help="comma list of strategies, 'all', or variants name@threads/start (e.g. pool@unlimited)",
+        help="comma list of strategies, 'all', or variants name@threads/start (e.g. pool@unlimited); "
+        "default: the config file's `strategies`, else all",
     )
     p.add_argument("--no-report", action="store_true", help="skip writing the markdown report")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before a long run")
@@ -55,8 +56,12 @@ def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # 'all' only when neither the flag nor a config file names strategies; `--strategies ''`
+    # is typed, and refused as naming none.
+    cfg = resolve_config(args, strategies=args.strategies, defaults={"strategies": "all"})
+    if args.check:
+        return print_checked(cfg)
     with human_output(args.json):
-        cfg = resolve_config(args, strategies=args.strategies or "all")
         confirm_long_run(cfg, baseline=True, assume_yes=args.yes)
         rd = execute(cfg, name=args.name, argv=sys.argv, verbosity=args.verbosity)
         code = finish(rd, write_report=not args.no_report, verbosity=args.verbosity)

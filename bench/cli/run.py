@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bench.cli._json import add_json_argument, emit_results, human_output
-from bench.cli._options import add_search_arguments, add_verbosity_arguments, resolve_config
+from bench.cli._options import add_search_arguments, add_verbosity_arguments, print_checked, resolve_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,8 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench.cli.compare import confirm_long_run, execute, finish
 
+    cfg = resolve_config(args, strategies=args.strategy)
+    if args.check:
+        return print_checked(cfg)
     with human_output(args.json):
-        cfg = resolve_config(args, strategies=args.strategy)
         confirm_long_run(cfg, baseline=args.baseline, assume_yes=args.yes)
         rd = execute(cfg, name=args.name, argv=sys.argv, baseline=args.baseline, verbosity=args.verbosity)
         code = finish(rd, write_report=not args.no_report, verbosity=args.verbosity)

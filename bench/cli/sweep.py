@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.cli._options import add_search_arguments, resolve_config
+from bench.cli._options import add_search_arguments, print_checked, resolve_config
 from bench.config import Config
 from bench.config.labels import base_name
 from bench.errors import ConfigError, Interrupted
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             "bench sweep runs every worker count on a fresh study; with --study-name the later "
             "counts would join the first one's finished study and run nothing"
         )
+    if args.check:
+        return print_checked(cfg)
     from bench.cli._json import emit, human_output
 
     docs: list[dict[str, Any]] = []

@@ -1,28 +1,42 @@
-"""Run configuration: presets < config file (bench.toml or [tool.bench]) < flags, validated up front."""
+"""Run configuration: presets < config file (bench.toml or [tool.bench]) < flags, validated up front.
+
+Adding a setting is one line in `Config` (its type and bounds, which pydantic checks) plus, only
+when it depends on other settings, one rule in `bench.config.checks`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from bench.config.labels import START_METHODS, THREAD_POLICIES, base_name, parse_threads
-from bench.config.labels import parse as parse_run
+from annotated_types import Ge, Gt, Le
+
+from bench.config.files import find_config_file, load_file_settings
+from bench.config.labels import START_METHODS, THREAD_POLICIES, parse_threads
 from bench.errors import ConfigError
 
-__all__ = ["START_METHODS", "THREAD_POLICIES", "Config", "parse_threads", "resolve", "validate"]
+__all__ = [
+    "CONFIG_KEYS", "FOREIGN_TABLES", "PRESETS", "SECRET_ENV", "START_METHODS", "STORAGE_ENV",
+    "THREAD_POLICIES", "Config", "find_config_file", "load_file_settings", "parse_threads", "resolve",
+    "usable_cores", "validate",
+]
 
 MODES = ("loop", "batched")
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("none", "median", "hyperband")
 # Tournament sizes the search space may draw; the population must hold the largest.
 TOURNAMENT_MAX = 8
-# A worker count above this multiple of usable cores is almost always a typo (-w 1280).
+# A worker (or thread) count above this multiple of usable cores is almost always a typo (-w 1280).
 MAX_WORKERS_PER_CORE = 4
+# Upper bounds that no real run comes near; past them a value is a typo or an attack, and some
+# would overflow further down (setitimer, numpy seeds, memory for the GA population).
+MAX_WORKERS = 4096
+MAX_SECONDS = 30 * 24 * 3600.0
+SEED_MAX = 2**32 - 1  # numpy's RandomState (Optuna's samplers) takes 0 .. 2**32 - 1
+MIN_PROBE_INTERVAL = 0.05  # below this the probe thread is a busy loop
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Answers in well under a minute on 2 cores, every strategy included.
@@ -37,27 +51,34 @@ PRESETS: dict[str, dict[str, Any]] = {
 # The storage URL as given (password included) reaches a run's child process through this
 # environment variable; run.json, which is shared and committed, holds it masked.
 STORAGE_ENV = "COREBENCH_STORAGE"
+# The same for every setting that may hold a password (run.json holds them masked).
+SECRET_ENV = {"storage": STORAGE_ENV, "ray_address": "COREBENCH_RAY_ADDRESS"}
+
+Seconds = Annotated[float, Gt(0), Le(MAX_SECONDS)]
+Interval = Annotated[float, Ge(MIN_PROBE_INTERVAL), Le(3600.0)]
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything one run needs; immutable once validated."""
+    """Everything one run needs; immutable once validated. Types and bounds are checked by
+    pydantic in `resolve` (strict: a TOML string is not a bool, nan and inf are not numbers)."""
 
-    preset: str = "default"
-    trials: int = 8
-    generations: int = 30
-    seeds: int = 2
-    population: int = 200
-    mode: str = "loop"
-    workers: int | None = None  # None = usable cores, resolved by `resolve`
+    preset: Literal["smoke", "default", "seed"] = "default"
+    trials: Annotated[int, Ge(1), Le(1_000_000)] = 8
+    generations: Annotated[int, Ge(1), Le(100_000)] = 30
+    seeds: Annotated[int, Ge(1), Le(1000)] = 2
+    population: Annotated[int, Ge(2), Le(100_000)] = 200
+    mode: Literal["loop", "batched"] = "loop"
+    workers: Annotated[int, Ge(1), Le(MAX_WORKERS)] | None = None  # None = usable cores
     strategies: tuple[str, ...] = ("sequential",)
-    threads: str = "auto"
-    start_method: str = "fork"
-    trial_timeout: float | None = None
-    timeout: float | None = None
-    sampler: str = "tpe"
-    sampler_seed: int = 0
-    pruner: str = "none"  # the study's pruner, for objectives that call trial.report/should_prune
+    threads: str = "auto"  # auto | unlimited | N, checked by parse_threads
+    start_method: Literal["fork", "spawn", "forkserver"] = "fork"
+    trial_timeout: Seconds | None = None
+    timeout: Seconds | None = None
+    sampler: Literal["tpe", "random"] = "tpe"
+    sampler_seed: Annotated[int, Ge(0), Le(SEED_MAX)] = 0
+    # The study's pruner, for objectives that call trial.report / should_prune.
+    pruner: Literal["none", "median", "hyperband"] = "none"
     storage: str | None = None
     # Join (or create) this study in `storage` instead of a fresh one per run: several
     # `bench run --strategy optuna-journal` processes, on one machine or many, share it and
@@ -66,15 +87,15 @@ class Config:
     objective: str | None = None
     out: str = "reports"
     ray_address: str | None = None
-    probe_interval: float = 0.5
-    stack_interval: float = 2.0
+    probe_interval: Interval = 0.5
+    stack_interval: Interval = 2.0
     stacks: bool = True
-    migrate_every: int = 5
-    migrants: int = 2
-    hidden: int = 16
+    migrate_every: Annotated[int, Ge(1), Le(100_000)] = 5
+    migrants: Annotated[int, Ge(0), Le(100_000)] = 2
+    hidden: Annotated[int, Ge(1), Le(4096)] = 16
     force: bool = False
-    price_per_hour: float | None = None
-    direction: str | None = None  # None: maximize for the GA, minimize for a user objective
+    price_per_hour: Annotated[float, Gt(0), Le(1e6)] | None = None
+    direction: Literal["minimize", "maximize"] | None = None  # None: maximize the GA, minimize a user's
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -83,8 +104,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
+        """A Config from run.json (written by us, already validated): unknown keys dropped."""
+        kw = {k: v for k, v in d.items() if k in CONFIG_KEYS}
         if "strategies" in kw:
             kw["strategies"] = tuple(kw["strategies"])
         return cls(**kw)
@@ -96,6 +117,8 @@ class Config:
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
 # Sub-tables owned by other commands, allowed in the same file.
 FOREIGN_TABLES = frozenset({"gate", "prices"})
+# Settings whose value may hold a password: shown masked in every error message.
+SECRET_KEYS = frozenset(SECRET_ENV)
 
 
 def usable_cores() -> int:
@@ -105,46 +128,15 @@ def usable_cores() -> int:
     return _usable()
 
 
-def find_config_file(cwd: Path) -> tuple[Path, dict[str, Any]] | None:
-    """bench.toml in cwd, else [tool.bench] of cwd/pyproject.toml, else nothing."""
-    toml = cwd / "bench.toml"
-    if toml.is_file():
-        return toml, _read_toml(toml)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        data = _read_toml(pyproject)
-        section = data.get("tool", {}).get("bench")
-        if isinstance(section, dict):
-            return pyproject, section
-    return None
+def validate(cfg: Config) -> None:
+    """The cross-field rules of `bench.config.checks` on an already typed Config."""
+    from bench.config.checks import validate as _validate
+
+    _validate(cfg)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
-    if path.name == "pyproject.toml":
-        return data
-    # bench.toml may hold the settings at top level or under [tool.bench].
-    section = data.get("tool", {}).get("bench")
-    return section if isinstance(section, dict) else data
-
-
-def load_file_settings(config_path: str | None, cwd: Path) -> tuple[str | None, dict[str, Any]]:
-    """Settings from an explicit --config file, or the one found in cwd (may be none)."""
-    if config_path is not None:
-        path = Path(config_path)
-        if not path.is_file():
-            raise ConfigError(f"config file {config_path} does not exist or is not a file")
-        return str(path), _read_toml(path)
-    found = find_config_file(cwd)
-    if found is None:
-        return None, {}
-    return str(found[0]), found[1]
+def flag_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def resolve(
@@ -152,34 +144,54 @@ def resolve(
     config_path: str | None = None,
     cwd: Path | None = None,
     *,
+    defaults: Mapping[str, Any] | None = None,
     strategies_all: tuple[str, ...] | None = None,
 ) -> Config:
-    """Merge preset < file < flags (None flags are unset) and validate; raises ConfigError."""
+    """Merge defaults < preset < file < flags (a None flag was not typed) and validate all of it,
+    before anything is created or started; raises ConfigError naming the value and its source."""
+    from bench.config.checks import check_types, validate
+
     cwd = cwd or Path.cwd()
     source, file_settings = load_file_settings(config_path, cwd)
+    source = source or "config file"
     settings = {k: v for k, v in file_settings.items() if k not in FOREIGN_TABLES}
     unknown = sorted(set(settings) - CONFIG_KEYS)
     if unknown:
         raise ConfigError(f"unknown config key {unknown[0]!r} in {source}; known: {', '.join(sorted(CONFIG_KEYS))}")
-    set_flags = {k: v for k, v in flags.items() if v is not None}
-    preset = str(set_flags.get("preset", settings.get("preset", "default")))
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    merged: dict[str, Any] = {"preset": preset, **PRESETS[preset], **settings, **set_flags}
+    typed = {k: v for k, v in flags.items() if v is not None}
+    preset = typed.get("preset", settings.get("preset", "default"))
+    if not isinstance(preset, str) or preset not in PRESETS:
+        where = flag_name("preset") if "preset" in typed else source
+        raise ConfigError(f"unknown preset {preset!r} (from {where}); choose one of {', '.join(PRESETS)}")
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, layer in (("default", defaults or {}), (f"preset {preset}", PRESETS[preset]),
+                         (source, settings), ("", typed)):
+        for key, value in layer.items():
+            merged[key] = value
+            origin[key] = where or flag_name(key)
     merged["preset"] = preset
-    if isinstance(merged.get("strategies"), str):
-        merged["strategies"] = [s.strip() for s in merged["strategies"].split(",") if s.strip()]
-    if "threads" in merged:
-        merged["threads"] = str(merged["threads"])
-    try:
-        cfg = Config.from_dict(merged)
-    except TypeError as exc:
-        raise ConfigError(f"invalid config: {exc}") from None
+    cfg = check_types(_normalise(merged), origin)
     cfg = _expand_strategies(cfg, strategies_all)
     if cfg.workers is None:
         cfg = cfg.with_(workers=usable_cores())
-    validate(cfg)
+    validate(cfg, origin)
     return cfg
+
+
+def _normalise(merged: dict[str, Any]) -> dict[str, Any]:
+    """The two spellings a setting may have: `strategies` as a comma list or a TOML array,
+    `threads` as a string or a TOML integer. Anything else goes to the type check as it is."""
+    out = dict(merged)
+    strategies = out.get("strategies")
+    if isinstance(strategies, str):
+        out["strategies"] = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    elif isinstance(strategies, list):
+        out["strategies"] = tuple(strategies)
+    threads = out.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool):
+        out["threads"] = str(threads)
+    return out
 
 
 def _expand_strategies(cfg: Config, strategies_all: tuple[str, ...] | None) -> Config:
@@ -193,116 +205,3 @@ def _expand_strategies(cfg: Config, strategies_all: tuple[str, ...] | None) -> C
             if n not in out:
                 out.append(n)
     return cfg.with_(strategies=tuple(out))
-
-
-def _int_field(cfg: Config, name: str, minimum: int) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _positive_or_none(cfg: Config, name: str) -> None:
-    value = getattr(cfg, name)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
-
-
-
-def validate(cfg: Config) -> None:
-    """Raise ConfigError for the first bad value; nothing is started before this passes."""
-    for label in cfg.strategies:
-        parse_run(label, cfg.threads, cfg.start_method)
-    if not cfg.strategies:
-        raise ConfigError("no strategy given")
-    for field, minimum in (
-        ("trials", 1), ("generations", 1), ("seeds", 1), ("population", 2), ("workers", 1),
-        ("migrate_every", 1), ("migrants", 0), ("hidden", 1), ("sampler_seed", 0),
-    ):
-        _int_field(cfg, field, minimum)
-    assert cfg.workers is not None  # checked by _int_field just above
-    cores = usable_cores()
-    if cfg.workers > MAX_WORKERS_PER_CORE * cores and not cfg.force:
-        raise ConfigError(
-            f"workers={cfg.workers} is more than {MAX_WORKERS_PER_CORE}x the {cores} usable cores; "
-            "pass --force if you mean it"
-        )
-    if cfg.population < TOURNAMENT_MAX:
-        raise ConfigError(
-            f"population {cfg.population} is smaller than the largest tournament size "
-            f"{TOURNAMENT_MAX}; use --population {TOURNAMENT_MAX} or more"
-        )
-    islands = any(base_name(label) == "islands" for label in cfg.strategies)
-    if islands and cfg.objective is None:
-        if cfg.population // cfg.workers < TOURNAMENT_MAX:
-            raise ConfigError(
-                f"islands splits population {cfg.population} over {cfg.workers} workers: each island "
-                f"needs >= {TOURNAMENT_MAX}; raise --population or lower --workers"
-            )
-    if islands and cfg.migrants >= cfg.population // max(cfg.workers, 1):
-        raise ConfigError(f"migrants {cfg.migrants} must be smaller than an island's population")
-    if cfg.mode not in MODES:
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
-    if cfg.sampler not in SAMPLERS:
-        raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {cfg.sampler!r}")
-    if cfg.pruner not in PRUNERS:
-        raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, got {cfg.pruner!r}")
-    if cfg.start_method not in START_METHODS:
-        raise ConfigError(
-            f"start method must be one of {', '.join(START_METHODS)}, got {cfg.start_method!r}"
-        )
-    if cfg.start_method not in multiprocessing.get_all_start_methods():
-        raise ConfigError(f"start method {cfg.start_method!r} is not available on this platform")
-    parse_threads(cfg.threads)
-    if cfg.direction not in (None, "minimize", "maximize"):
-        raise ConfigError(f"direction must be minimize or maximize, got {cfg.direction!r}")
-    _positive_or_none(cfg, "trial_timeout")
-    _positive_or_none(cfg, "timeout")
-    _positive_or_none(cfg, "price_per_hour")
-    for name in ("probe_interval", "stack_interval"):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
-    _check_study_name(cfg)
-    _check_out_dir(cfg.out)
-    if cfg.objective is not None:
-        from bench.workload.objective import load_user_objective
-
-        load_user_objective(cfg.objective)
-
-
-def _check_study_name(cfg: Config) -> None:
-    """A shared study needs a storage that outlives the run and one strategy that honours the
-    study-wide trial budget (optuna-journal); several strategies in one study would mix them."""
-    if cfg.study_name is None:
-        return
-    if not isinstance(cfg.study_name, str) or not cfg.study_name.strip():
-        raise ConfigError(f"study_name must be a non-empty string, got {cfg.study_name!r}")
-    if not cfg.storage:
-        raise ConfigError(
-            "--study-name needs --storage (an RDB URL such as postgresql://… or sqlite:///…, "
-            "or a journal file path) that every process can reach"
-        )
-    bases = [base_name(label) for label in cfg.strategies]
-    if bases != ["optuna-journal"]:
-        raise ConfigError(
-            "--study-name shares one study between processes and only optuna-journal enforces "
-            "its trial budget across them; use `bench run --strategy optuna-journal`"
-        )
-
-
-def _check_out_dir(out: str) -> None:
-    """The results root must be creatable and writable before any work starts (tried for real:
-    permission bits say nothing for root or on read-only mounts)."""
-    import tempfile
-
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"output directory {out} is not writable: {exc.strerror or exc}") from None

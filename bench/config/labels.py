@@ -33,12 +33,9 @@ def parse_threads(policy: str) -> str | int:
     """'auto' | 'unlimited' | a positive integer."""
     if policy in THREAD_POLICIES:
         return policy
-    try:
-        n = int(policy)
-    except ValueError:
-        raise ConfigError(
-            f"threads must be auto, unlimited or a positive integer, got {policy!r}"
-        ) from None
+    if not policy.isdigit():  # int() would also take ' 4', '٤' and '1_0'
+        raise ConfigError(f"threads must be auto, unlimited or a positive integer, got {policy!r}")
+    n = int(policy)
     if n < 1:
         raise ConfigError(f"threads must be a positive integer, got {n}")
     return n

@@ -6,7 +6,6 @@ forked workers cannot leak into the next, and so the probes' root pid is exactly
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import sys
@@ -17,16 +16,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-from bench.config import STORAGE_ENV, Config
+from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
+from bench.run.lifeline import die_with_parent, parent_from_env
 from bench.strategies import StrategyContext, get
 from bench.strategies._storage_time import JOURNAL_FILE, backend_name
 from bench.strategies._study import connect, join_study, make_pruner, make_sampler
 from bench.trial import threads as thread_policy
 from bench.trial.execute import RunControl, preload
 from bench.workload.objective import objective_from_config
+from probes.redact import redact
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -59,8 +60,9 @@ def run_child(run_dir: Path, label: str) -> int:
     rd = RunDir(run_dir)
     meta = rd.meta()
     cfg = Config.from_dict(meta["config"])
-    if os.environ.get(STORAGE_ENV):  # the unmasked URL: run.json holds it with the password masked
-        cfg = dataclasses.replace(cfg, storage=os.environ[STORAGE_ENV])
+    for key, name in SECRET_ENV.items():  # the unmasked URLs: run.json holds them masked
+        if os.environ.get(name):
+            cfg = cfg.with_(**{key: os.environ[name]})
     spec = parse(label, cfg.threads, cfg.start_method)
     runs_out = rd.appender(RUNS_FILE)
     started = time.time()
@@ -135,6 +137,7 @@ def run_child(run_dir: Path, label: str) -> int:
         elif status == "ok" and ctx.should_stop() and (ctx.asked < ctx.n_trials or ctx.cancelled):
             status, reason = "timeout", "the whole-run --timeout ended the run"
         ctx.cancel_pending(reason or "run ended before the trial finished")
+        reason = redact(reason)  # a library's message may quote the storage URL
         end = time.time()
         runs_out.append({
             **base, "status": status, "reason": reason, "end": end, "wall": end - started,
@@ -178,11 +181,12 @@ def run_child(run_dir: Path, label: str) -> int:
         status, reason = "unavailable", str(exc)
     except BenchError as exc:
         status, reason = "failed", str(exc)
-    except _InterruptedTwice:
-        status, reason = "interrupted", "interrupted twice"
+    except _InterruptedTwice:  # raised by on_signal at the second signal only
+        status, reason = "interrupted", (
+            f"signal {signalled[0]}, then signal {signalled[-1]}: stopped without waiting for the trials")
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
-        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(redact(traceback.format_exc()))
     return finish(status, reason)
 
 
@@ -193,6 +197,9 @@ def _process_start() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First thing: a `kill -9` of bench must end this process too (and, through their own
+    # lifelines, every worker it starts).
+    die_with_parent(parent_from_env())
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m bench.run.child RESULTS_DIR LABEL", file=sys.stderr)
@@ -200,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_child(Path(args[0]), args[1])
     except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
+        print(f"bench: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -16,10 +16,11 @@ from types import FrameType
 from typing import Any
 
 from bench import __version__
-from bench.config import STORAGE_ENV, Config
+from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name
 from bench.errors import Interrupted
 from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
+from bench.run.lifeline import PARENT_ENV
 from bench.run.progress import Progress
 from bench.run.reaper import Reaper, become_subreaper
 
@@ -50,13 +51,19 @@ def plan(cfg: Config, baseline: bool = True) -> list[str]:
 
 def _child_env(cfg: Config) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop(STORAGE_ENV, None)
-    if cfg.storage:
-        env[STORAGE_ENV] = cfg.storage
+    for key, name in SECRET_ENV.items():
+        env.pop(name, None)
+        if getattr(cfg, key):
+            env[name] = getattr(cfg, key)
     # The child must import this very checkout, also when run from another directory.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    # `python -m` would put the working directory first on sys.path: a threadpoolctl.py (or any
+    # module named like one we import) there would shadow the real one in the child and in every
+    # Python process it starts. A user objective's directory is appended by its loader instead.
+    env["PYTHONSAFEPATH"] = "1"
+    env[PARENT_ENV] = str(os.getpid())
     return env
 
 
@@ -72,13 +79,14 @@ def _signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[No
 
 def create_run_dir(cfg: Config, argv: list[str] | None = None, name: str | None = None) -> RunDir:
     from probes.machine import fingerprint, git_state
-    from probes.redact import redact_arg, redact_args
+    from probes.redact import redact, redact_args
 
     rd = RunDir.create(cfg.out, name)
     started = time.time()
     config = cfg.to_dict()
-    if config.get("storage"):
-        config["storage"] = redact_arg(str(config["storage"]))  # no database password on disk
+    for key in SECRET_ENV:  # no database or cluster password on disk
+        if config.get(key):
+            config[key] = redact(str(config[key]))
     rd.write_meta({
         "run_id": uuid.uuid4().hex[:8],
         "created": started,
@@ -138,9 +146,11 @@ def run_plan(
                 if log is not None:  # one log for every run of the plan: say whose lines follow
                     log.write(f"--- [{label}] {time.strftime('%H:%M:%S')}\n".encode())
                     log.flush()
+                # Its own process group: a terminal's Ctrl-C reaches this process only, which
+                # forwards the signal once (the child would otherwise get two for one Ctrl-C).
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "bench.run.child", str(rd.path), label], env=_child_env(cfg),
-                    stdout=log, stderr=log,
+                    stdout=log, stderr=log, process_group=0,
                 )
                 current[:] = [proc]
                 say(f"[{label}] started (pid {proc.pid})")

@@ -4,7 +4,6 @@ pipe and sentinel, killed one at a time when a trial times out, and never left b
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -18,13 +17,13 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bench.run.lifeline import die_with_parent
 from bench.trial import threads as thread_policy
 
 # How long a worker asked to stop (None on its pipe) gets before it is killed.
 STOP_GRACE_S = 2.0
 # Upper bound on one wait of a supervision loop, so stop requests are seen promptly.
 POLL_S = 0.2
-_PR_SET_PDEATHSIG = 1
 # A worker's first message: started, imports done, thread policy applied.
 READY = "ready"
 
@@ -51,17 +50,6 @@ def worker_env(threads: int | None) -> Iterator[None]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this worker when its parent dies (no orphan keeps computing).
-    Best effort: not on other platforms; checked once for a parent that died before the call.
-    `parent_pid` 0: the parent is not us (forkserver) and dies with us on its own."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def init_worker(threads: int | None, parent_pid: int) -> None:

@@ -95,9 +95,9 @@ def join_study(
     import optuna
 
     from bench.errors import ConfigError, StorageError
-    from probes.redact import redact_arg
+    from probes.redact import redact
 
-    where = redact_arg(url_or_path)  # no database password in a message
+    where = redact(url_or_path)  # no database password in a message
     last: Exception | None = None
     for attempt in range(JOIN_ATTEMPTS):
         try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.run.lifeline import watch_parent
 from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
@@ -62,6 +63,10 @@ def run_trial(
         # Ctrl-C reaches the whole process group; the parent decides what stops (loky's workers
         # would otherwise turn it into a KeyboardInterrupt result that aborts everything).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.getpid() != parent_pid:
+        # Loky starts its workers itself, from whichever thread, so the parent-death signal
+        # (tied to that thread) cannot be used: a thread watches the parent instead.
+        watch_parent(parent_pid)
     prepare(spec)  # imports first: neither stop may land inside them
     watchdog = None
     if trial_timeout is not None:

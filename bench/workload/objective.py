@@ -43,10 +43,11 @@ class GAObjective:
 
 def _ensure_on_path(folder: str) -> None:
     # The console script does not put the working directory on sys.path, but users expect
-    # `--objective mymodule:objective` to find mymodule.py where they run bench; a file's own
-    # folder goes first so that its sibling imports work in every worker.
+    # `--objective mymodule:objective` to find mymodule.py where they run bench, and a file's
+    # siblings. Appended, after site-packages: a file there named like a library
+    # (threadpoolctl.py) must not replace it in this process or any worker.
     if folder not in sys.path:
-        sys.path.insert(0, folder)
+        sys.path.append(folder)
 
 
 def is_file_ref(spec: str) -> bool:

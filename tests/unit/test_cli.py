@@ -39,6 +39,19 @@ BAD_ARGV = [
     ["run", "--strategy", "pool", "--objective", "nowhere_xyz:f"],
     ["compare", "--config", "/nonexistent/bench.toml"],
     ["compare", "--preset", "gigantic"],
+    ["compare", "--strategies", ""],
+    ["compare", "--trial-timeout", "nan"],
+    ["compare", "--trial-timeout", "inf"],
+    ["compare", "--timeout", "inf"],
+    ["compare", "--probe-interval", "inf"],
+    ["compare", "--probe-interval", "nan"],
+    ["compare", "--probe-interval", "1e-9"],
+    ["compare", "--price-per-hour", "nan"],
+    ["compare", "--sampler-seed", "99999999999"],
+    ["compare", "--threads", "1000"],
+    ["compare", "--population", "100000000"],
+    ["run", "--strategy", "pool", "--storage", "postgresql+psycopg2://u:hunter2@db.example/x"],
+    ["run", "--strategy", "pool", "--storage", "nosuchdb://u:hunter2@db.example/x?token=hunter2"],
 ]
 
 
@@ -51,7 +64,8 @@ def test_bad_input_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("bench")
-    assert not list((tmp_path / "out").glob("*/run.json"))
+    assert "hunter2" not in err[0]
+    assert not (tmp_path / "out").exists(), "validated before anything is created"
 
 
 def test_bad_input_from_the_console_has_no_traceback(tmp_path: Path) -> None:
@@ -62,3 +76,25 @@ def test_bad_input_from_the_console_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "unknown strategy 'nope'" in proc.stderr
+
+
+def test_strategies_from_bench_toml_are_used_by_a_bare_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bench.toml").write_text('strategies = ["pool"]\n')
+    assert main(["compare", "--check"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategies"] == ["pool"]
+    assert main(["compare", "--check", "--strategies", "ray"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategies"] == ["ray"]
+    assert not (tmp_path / "reports").exists(), "--check creates nothing"
+
+
+def test_check_prints_secrets_masked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--strategy", "ray", "--check", "-o", str(tmp_path),
+            "--storage", f"sqlite:///{tmp_path}/s.db?password=hunter2", "--ray-address", "ray://u:hunter2@h:10001"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and out.count("***") == 2

@@ -27,6 +27,15 @@ from probes.redact import MASK, redact_cmdline
         (["run", "--key-file", "/etc/k.pem", "https://example.com/a@b"],
          "run --key-file /etc/k.pem https://example.com/a@b"),
         (["run", "--token", "--verbose"], "run --token --verbose"),
+        # query parameters, Ray addresses, passwords holding URL delimiters
+        (["run", "--storage", "sqlite:///x.db?password=pw"], f"run --storage sqlite:///x.db?password={MASK}"),
+        (["run", "--storage", "postgresql://u@h/db?sslmode=require&password=pw"],
+         f"run --storage postgresql://u@h/db?sslmode=require&password={MASK}"),
+        (["run", "mysql://u@h/db?pwd=a&token=b;secret=c"], f"run mysql://u@h/db?pwd={MASK}&token={MASK};secret={MASK}"),
+        (["run", "--ray-address", "ray://u:pw@head:10001"], f"run --ray-address ray://u:{MASK}@head:10001"),
+        (["run", "postgresql://u:p/w:x@h/db"], f"run postgresql://u:{MASK}@h/db"),
+        (["run", "postgresql://u:p@ss@h/db"], f"run postgresql://u:{MASK}@h/db"),
+        (["run", "https://example.com/?page=2&monkey=1"], "run https://example.com/?page=2&monkey=1"),
     ],
 )
 def test_redaction(argv: list[str], expected: str) -> None:
@@ -46,3 +55,12 @@ def test_long_lines_are_cut_with_a_marker() -> None:
 
 def test_empty_args_of_a_renamed_process_are_dropped() -> None:
     assert redact_cmdline(["ray::IDLE", "", "", ""]) == "ray::IDLE"
+
+
+def test_one_function_masks_every_form_in_free_text() -> None:
+    from probes.redact import redact
+
+    text = ("cannot open sqlite:///a.db?password=hunter2 nor ray://u:hunter2@h:1 "
+            "nor postgresql://u:hunter2@h/db?token=hunter2")
+    assert "hunter2" not in redact(text)
+    assert redact(text).count(MASK) == 4

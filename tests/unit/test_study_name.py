@@ -20,7 +20,7 @@ from bench.strategies._study import join_study
         (["--strategy", "pool", "--storage", "sqlite:///{db}"], "only optuna-journal"),
         (["--strategy", "optuna-journal,pool", "--storage", "sqlite:///{db}"], "only optuna-journal"),
         (["--strategy", "optuna-journal", "--storage", "sqlite:///{db}", "--study-name", " "],
-         "study_name must be a non-empty string"),
+         "study_name = ' ' (from --study-name): must be non-empty"),
     ],
     ids=["no-storage", "other-strategy", "two-strategies", "blank"],
 )
