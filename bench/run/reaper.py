@@ -26,9 +26,10 @@ def become_subreaper() -> bool:
 class Reaper:
     """Tracks descendants of this process over a run; `kill_all` ends whatever is left."""
 
-    def __init__(self) -> None:
+    def __init__(self, spare: tuple[int | None, ...] = ()) -> None:
         self._seen: dict[tuple[int, float], psutil.Process] = {}
         self._me = psutil.Process()
+        self._spare = {pid for pid in spare if pid}  # the run's guardian: it outlives each label
 
     def poll(self) -> None:
         try:
@@ -36,6 +37,8 @@ class Reaper:
         except psutil.Error:
             return
         for p in children:
+            if p.pid in self._spare:
+                continue
             with contextlib.suppress(psutil.Error):
                 self._seen.setdefault((p.pid, p.create_time()), p)
 

@@ -20,7 +20,7 @@ from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name
 from bench.errors import Interrupted
 from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
-from bench.run.lifeline import PARENT_ENV
+from bench.run.lifeline import PARENT_ENV, Guardian
 from bench.run.progress import Progress
 from bench.run.reaper import Reaper, become_subreaper
 
@@ -116,16 +116,17 @@ def run_plan(
     meta["plan"] = labels
     rd.write_meta(meta)
     become_subreaper()
-    reaper = Reaper()
+    guardian = Guardian()  # kills what the run started should this process be killed (-9)
+    reaper = Reaper(spare=(guardian.pid,))
     deadline: float | None = meta.get("deadline")
     signalled: list[int] = []
     current: list[subprocess.Popen[bytes]] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signalled.append(signum)
-        for proc in current:
+        for proc in current:  # the same signal, so the child records what the user sent
             with contextlib.suppress(OSError):
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signum)
 
     outcomes: list[RunOutcome] = []
     sink = JsonlSink(rd.file(SAMPLES_FILE))
@@ -173,6 +174,7 @@ def run_plan(
             with contextlib.suppress(OSError):
                 proc.kill()
         reaper.kill_all(grace=TERM_GRACE_S)
+        guardian.close()
         if log is not None:
             log.close()
     meta = rd.meta()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -75,3 +76,7 @@ def test_signal_stops_everything_and_keeps_results(
     assert report.returncode == 0, report.stderr
     trials = (out / "r" / "trials.jsonl").read_text().splitlines()
     assert len(trials) >= 2
+    runs = [json.loads(line) for line in (out / "r" / "runs.jsonl").read_text().splitlines()]
+    record = next(r for r in runs if r["run"] == strategy)
+    # One Ctrl-C is one signal (the child is not in the terminal's process group; bench forwards it).
+    assert (record["status"], record["reason"]) == ("interrupted", f"signal {signum}")

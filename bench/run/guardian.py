@@ -1,0 +1,68 @@
+"""A run's guardian: `python -m bench.run.guardian PID`, started by `bench`, reading a pipe from it.
+
+After a `kill -9` of bench nothing in bench can clean up, and processes a library starts on its
+own (a local Ray's raylet, agents and workers; loky's resource tracker) do not die with their
+parent, or take many seconds to notice. The guardian keeps a list of bench's descendants; when its
+pipe closes without the word that the run ended, bench is dead and it kills every one of them.
+It is bench's child beside the run's child, so the probes, rooted at the run's child, never see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+
+import psutil
+
+DONE = b"done\n"  # written by bench before it closes the pipe on a normal end
+SCAN_S = 0.2  # how often the list of descendants is refreshed
+
+
+def _scan(root: psutil.Process, seen: dict[tuple[int, float], psutil.Process], skip: set[int]) -> None:
+    with contextlib.suppress(psutil.Error):
+        for p in root.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in skip:
+                    seen.setdefault((p.pid, p.create_time()), p)
+
+
+def guard(parent_pid: int, fd: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for bench, which then ends us
+    try:
+        root = psutil.Process(parent_pid)
+    except psutil.Error:
+        return 0
+    # Processes bench had before this run (a test session's Ray head) are not the run's.
+    skip = {os.getpid()} | {p.pid for p in root.children(recursive=True)}
+    seen: dict[tuple[int, float], psutil.Process] = {}
+    data = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], SCAN_S)
+        if not ready:
+            _scan(root, seen, skip)
+            continue
+        chunk = os.read(fd, 64)
+        if chunk:
+            data += chunk
+            continue
+        break
+    if data.endswith(DONE):
+        return 0
+    for p in seen.values():  # psutil checks the create time: a reused pid is not killed
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
+        print("usage: python -m bench.run.guardian PARENT_PID (pipe on stdin)", file=sys.stderr)
+        return 2
+    return guard(int(sys.argv[1]), sys.stdin.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""`kill -9` of `bench` at a random moment of a strategy's run: within 5 s no process of that run
+is alive (child, workers, loky's resource tracker, a local Ray), and `bench report` reads what was
+recorded. Nothing in bench gets to clean up after SIGKILL: each process must die with its parent."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.strategies import names
+from tests.conftest import REPO, TINY
+
+pytestmark = pytest.mark.slow
+DEAD_WITHIN_S = 5.0
+
+
+def _descendants() -> dict[tuple[int, float], psutil.Process]:
+    out = {}
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            out[(p.pid, p.create_time())] = p
+    return out
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _reap() -> None:
+    # pytest is a subreaper (conftest): the killed run's orphans are its children now.
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"bench ended ({proc.returncode}) before {text!r}: {path.read_text()}")
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in {path} after {timeout} s")
+
+
+STRATEGIES = [pytest.param(n, marks=pytest.mark.ray) if n == "ray" else n for n in names()]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path, strategy: str) -> None:
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    delay = rng.uniform(0.0, 2.0)
+    # Half the time during start-up, half once trials run; Ray always once its instance is up
+    # (the processes it starts are the point there).
+    after_a_trial = strategy == "ray" or rng.random() < 0.5
+    out, err = tmp_path / "out", tmp_path / "stderr.txt"
+    before = set(_descendants())
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    with err.open("wb") as err_fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench", "compare", "--strategies", strategy, *TINY,
+             "-n", "8", "-g", "20", "-o", str(out), "--name", "r", "--no-report"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_fh, start_new_session=True,
+        )
+    try:
+        # The sequential baseline runs first; the moment is picked inside the strategy's own run.
+        _wait_for(err, f"[{strategy}] started", proc, timeout=180)
+        if after_a_trial:
+            _wait_for(out / "r" / "trials.jsonl", f'"run": "{strategy}"', proc, timeout=180)
+        time.sleep(delay)
+        family = [p for key, p in _descendants().items() if key not in before]
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + DEAD_WITHIN_S
+        while time.time() < deadline:
+            _reap()
+            left = [p for key, p in _descendants().items() if key not in before and _alive(p)]
+            if not left:
+                break
+            time.sleep(0.1)
+        described = []
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                described.append(f"{p.pid} {' '.join(p.cmdline())[:100]}")
+        assert not left, (
+            f"alive {DEAD_WITHIN_S:g} s after kill -9 {delay:.2f} s after the "
+            f"{'first trial' if after_a_trial else 'start'} (seed {seed}, "
+            f"{len(family)} processes then): {described}"
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in _descendants().values():
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in {k[0] for k in before}:
+                    p.send_signal(signal.SIGKILL)
+        _reap()
+    report = subprocess.run(
+        [sys.executable, "-m", "bench", "report", str(out / "r")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    assert (out / "r" / "report.md").is_file()
