@@ -129,3 +129,40 @@ def test_ptrace_refusal_is_a_probe_error_that_says_what_to_do(
     message = str(info.value)
     assert "ptrace_scope" in message and "SYS_PTRACE" in message and "--no-stacks" in message
     assert "\n" not in message
+
+
+def _a_kernel_thread() -> int | None:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and attach_cmd.is_kernel_thread(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
+def test_a_kernel_thread_is_refused_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--pid 2` (kthreadd, alive) was reported as a process that exited."""
+    from bench.cli import main
+
+    pid = _a_kernel_thread()
+    if pid is None:
+        pytest.skip("no kernel thread is visible in this PID namespace")
+    assert main(["attach", "--pid", str(pid), "--duration", "1", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"pid {pid} (" in err[0] and "is a kernel thread" in err[0], err
+    assert not (tmp_path / "a").exists()
+
+
+@needs_py_spy
+@pytest.mark.skipif(os.geteuid() != 0, reason="the advice for root is under test")
+def test_attach_to_init_as_root_does_not_advise_running_as_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--pid 1` as root said "py-spy needs ptrace permission ... run as root"."""
+    from bench.cli import main
+
+    code = main(["attach", "--pid", "1", "--duration", "1", "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    if code == 0:
+        return  # py-spy may read init here (e.g. no PID namespace, no VM): then it is probed
+    assert code == 2
+    assert "run as root" not in err and "needs ptrace permission" not in err, err
+    assert "even as root" in err and "--no-stacks" in err
