@@ -91,13 +91,14 @@ def test_attach_ends_when_the_target_exits(
     with target("busy_threads.py", "1", "1.5") as proc:
         t0 = time.monotonic()
         attach_cmd.run(parse(
-            "--pid", str(proc.pid), "--duration", "30", "--no-stacks", "--out", str(tmp_path / "o"),
+            "--pid", str(proc.pid), "--duration", "60", "--no-stacks", "--out", str(tmp_path / "o"),
         ))
         took = time.monotonic() - t0
-    assert took < 5
+    # Ended by the exit (at 1.5 s), not by --duration: the margin is for a loaded machine.
+    assert took < 30
     assert f"process {proc.pid} exited" in capsys.readouterr().out
     meta = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert meta["duration"] < 5 and meta["summary"]["tree_samples"] >= 1
+    assert meta["duration"] < 30 and meta["summary"]["tree_samples"] >= 1
 
 
 def test_attach_to_a_missing_pid_is_a_probe_error(tmp_path: Path) -> None:

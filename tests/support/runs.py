@@ -28,6 +28,13 @@ class RunResult:
     wall: float
     stderr: str
 
+    @property
+    def span(self) -> float:
+        """Seconds from the run's start (run.json `created`, where --timeout counts from) to its
+        recorded end: unlike `wall`, not inflated by interpreter start-up on a loaded machine."""
+        meta = json.loads((self.path / "run.json").read_text())
+        return float(meta["end"]) - float(meta["created"])
+
     def by_number(self) -> dict[int, dict[str, Any]]:
         return {int(t["number"]): t for t in self.trials}
 
