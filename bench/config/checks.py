@@ -136,11 +136,10 @@ def _check_out_dir(out: str) -> None:
     read-only mounts), and nothing is left behind: the run creates the directory itself."""
     import tempfile
 
-    path = Path(out).absolute()
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
     try:
+        probe = Path(out).absolute()
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
         if not probe.is_dir():
             raise NotADirectoryError(20, "not a directory", str(probe))
         with tempfile.NamedTemporaryFile(dir=probe, prefix=".write-check-"):
