@@ -13,6 +13,7 @@ import pytest
 
 import probes.stacks
 from bench.cli import attach as attach_cmd
+from bench.cli._attach_target import is_kernel_thread
 from bench.errors import ConfigError, ProbeError
 from bench.records.rundir import SCHEMA_VERSION
 from probes.stacks import find_py_spy
@@ -134,7 +135,7 @@ def test_ptrace_refusal_is_a_probe_error_that_says_what_to_do(
 
 def _a_kernel_thread() -> int | None:
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and attach_cmd.is_kernel_thread(int(entry.name)):
+        if entry.name.isdigit() and is_kernel_thread(int(entry.name)):
             return int(entry.name)
     return None
 
