@@ -20,12 +20,12 @@ from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
-from bench.run.lifeline import die_with_parent, parent_from_env
 from bench.strategies import StrategyContext, get
 from bench.strategies._storage_time import JOURNAL_FILE, backend_name
 from bench.strategies._study import connect, join_study, make_pruner, make_sampler
 from bench.trial import threads as thread_policy
 from bench.trial.execute import RunControl, preload
+from bench.trial.lifeline import die_with_parent, parent_from_env
 from bench.workload.objective import objective_from_config
 from probes.redact import redact
 

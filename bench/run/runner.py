@@ -20,9 +20,10 @@ from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name
 from bench.errors import Interrupted
 from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
-from bench.run.lifeline import PARENT_ENV, Guardian
+from bench.run.guardian import Guardian
 from bench.run.progress import Progress
 from bench.run.reaper import Reaper, become_subreaper
+from bench.trial.lifeline import PARENT_ENV
 
 # After the run deadline, how long a child gets to cancel its trials and write its record.
 DEADLINE_GRACE_S = 10.0

@@ -17,8 +17,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from bench.run.lifeline import die_with_parent
 from bench.trial import threads as thread_policy
+from bench.trial.lifeline import die_with_parent
 
 # How long a worker asked to stop (None on its pipe) gets before it is killed.
 STOP_GRACE_S = 2.0

@@ -31,12 +31,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.run.lifeline import watch_parent
 from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
 from bench.strategies._procs import worker_name
 from bench.trial.execute import CRASHED, TIMEOUT, RunControl, TrialRecord, TrialSpec, lost, prepare
+from bench.trial.lifeline import watch_parent
 
 HARD_GRACE_S = 2.0
 # How often the parent checks for a run timeout or interrupt while it waits for results.

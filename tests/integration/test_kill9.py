@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from bench.strategies import names
-from tests.conftest import REPO, TINY
+from tests.support.runs import REPO, TINY
 
 pytestmark = pytest.mark.slow
 DEAD_WITHIN_S = 5.0

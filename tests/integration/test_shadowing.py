@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TINY
+from tests.support.runs import REPO, TINY
 
 pytestmark = pytest.mark.slow
 

@@ -141,7 +141,9 @@ ARGS = st.lists(
 @FUZZ
 @given(command=st.sampled_from(["compare", "run", "sweep"]), args=ARGS)
 def test_any_flags_are_a_config_or_one_line_and_exit_2(command: str, args: list[str]) -> None:
-    if command in ("run", "sweep"):
+    if command == "run":
         args = ["--strategy", "pool", *args]
+    if command == "sweep" and "--strategies" not in args:
+        args = ["--strategies", "pool", *args]
     with _in_tmp_dir():
         check_outcome([command, *args, "--check"])

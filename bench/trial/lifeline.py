@@ -57,39 +57,3 @@ def parent_from_env() -> int:
     except ValueError:
         return 0
 
-
-class Guardian:
-    """`bench.run.guardian` started for this process's run: kills what the run started if this
-    process dies without `close()` (a `kill -9`); `close()` ends it on a normal end."""
-
-    def __init__(self) -> None:
-        import subprocess
-        import sys
-
-        env = {**os.environ, "PYTHONSAFEPATH": "1"}
-        self.proc: subprocess.Popen[bytes] | None
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.run.guardian", str(os.getpid())],
-                stdin=subprocess.PIPE, env=env,
-            )
-        except OSError:
-            self.proc = None  # best effort: the parent-death signals still apply
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def close(self) -> None:
-        from bench.run.guardian import DONE
-
-        if self.proc is None or self.proc.stdin is None:
-            return
-        with contextlib.suppress(OSError):
-            self.proc.stdin.write(DONE)
-            self.proc.stdin.close()
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=5)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
