@@ -437,7 +437,11 @@ def observe(
         median_trial_s=statistics.median(durations) if durations else None,
         dispatch_gap_s=statistics.median(gaps) if gaps else None,
         dispatch_gaps=len(gaps),
-        longest_gap=longest_gap(
+        # A run whose trials were not traced (a watched program that never imported Optuna, say)
+        # has no progress events to miss: no gap in them says anything.
+        longest_gap=None
+        if rec.get("trials_traced") is False
+        else longest_gap(
             events, None if start is None else float(start), None if end is None else float(end)
         ),
         run_start=None if start is None else float(start),
