@@ -70,6 +70,6 @@ def section(d: Diagnosis, price_per_hour: float | None) -> str:
     if w.get("in_flight_at_end"):
         lines.append(f"- **In flight when the watch ended:** {w['in_flight_at_end']}")
     if meta.get("leftovers_stopped"):
-        lines.append(f"- **Left behind by the program, stopped by bench:** pids "
+        lines.append("- **Left behind by the program, stopped by bench:** pids "
                      + ", ".join(str(p) for p in meta["leftovers_stopped"]))
     return "\n".join(lines)

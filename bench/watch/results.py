@@ -81,7 +81,7 @@ def unfinished(events: Sequence[dict[str, Any]], trials: Sequence[dict[str, Any]
 
 def lost_records(asks: Sequence[dict[str, Any]], end: float, reason: str) -> list[dict[str, Any]]:
     """Records for trials the command never finished because it ended (killed, exited)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for e in asks:
         optimize = e.get("mode") == "optimize"
         pid = int(e.get("pid") or 0)

@@ -41,6 +41,20 @@ def _validate(duration: float | None, interval: float, stack_interval: float, gr
             raise ConfigError(f"{name} must be a positive number, got {value:g}")
 
 
+def _prewarm_report() -> None:
+    """Import the report's plotting library while the command runs, at the lowest CPU priority
+    (this thread only), so the report is written within seconds of the command's exit instead of
+    after a multi-second matplotlib import."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+
+        import bench.report  # noqa: F401
+    except Exception:
+        pass  # the report imports them itself
+
+
 class _Signals:
     """SIGINT/SIGTERM/SIGHUP to bench are forwarded to the command (main thread only)."""
 
@@ -85,7 +99,7 @@ def _meta(argv: Sequence[str], out: Path, interval: float, stack_interval: float
 
 
 def _wait(cmd: Command, live: LiveState, stream: TextIO, duration: float | None,
-          first_line: Callable[[], None]) -> bool:
+          first_line: Callable[[], object]) -> bool:
     """Until CMD exits (False) or `duration` ends the watch (True), showing what is seen."""
     end = None if duration is None else cmd.started + duration
     tty = stream.isatty()
@@ -151,6 +165,8 @@ def watch(
     timing: dict[str, float] = {}
 
     become_subreaper()  # orphans of the command come back to bench, to be stopped at the end
+    if report:
+        threading.Thread(target=_prewarm_report, name="bench-prewarm", daemon=True).start()
     with _Signals() as sigs:
         cmd = Command(argv, env, grace)
         sigs.cmd = cmd

@@ -72,7 +72,7 @@ class _OptunaFinder(importlib.abc.MetaPathFinder):
                 if spec is not None:
                     break
             loader = getattr(spec, "loader", None) if spec is not None else None
-            if loader is None or not hasattr(loader, "exec_module"):
+            if spec is None or loader is None or not hasattr(loader, "exec_module"):
                 return None
             spec.loader = _PatchingLoader(loader)
             return spec
@@ -145,7 +145,7 @@ def _wrap_ask(orig: Any) -> Any:
             # study.optimize asks from optuna.study._optimize._run_trial, in the thread that then
             # runs the objective; any other caller is an ask/tell loop.
             caller = sys._getframe(1).f_code.co_name
-            ev = {"number": int(trial.number), "start": time.time(), "tid": threading.get_native_id(),
+            ev: dict[str, Any] = {"number": int(trial.number), "start": time.time(), "tid": threading.get_native_id(),
                   "mode": "optimize" if caller == "_run_trial" else "ask_tell",
                   "study": _study_name(self)}
             with _lock:
