@@ -100,6 +100,13 @@ class LiveState:
             table.add_column("what")
             table.add_column("value")
             table.add_row("trials", self._trial_text(now))
+            per_pid: dict[Any, int] = {}
+            for e in self.in_flight:
+                per_pid[e.get("pid")] = per_pid.get(e.get("pid"), 0) + 1
+            if per_pid:
+                # ask/tell trials count in the process that asked; the objective may run elsewhere
+                table.add_row("in flight per process", ", ".join(
+                    f"pid {pid}: {n}" for pid, n in sorted(per_pid.items(), key=lambda kv: -kv[1])))
             for e in sorted(self.in_flight, key=lambda e: e.get("number") or 0)[:8]:
                 table.add_row(f"  trial {e.get('number')}",
                               f"running {now - float(e.get('start') or now):.0f} s (pid {e.get('pid')})")
