@@ -62,9 +62,12 @@ def _collect(code: int, out: Path, stdout: str, stderr: str) -> Watched:
 def watch(tmp_path: Path, cmd: list[str], *opts: str, env: dict[str, str] | None = None,
           timeout: float = 180) -> Watched:
     out = tmp_path / "watch"
-    proc = subprocess.run(_argv(out, cmd, *opts), cwd=REPO, env=env or _env(), capture_output=True,
-                          text=True, timeout=timeout)
-    return _collect(proc.returncode, out, proc.stdout, proc.stderr)
+    # Files, not pipes: a command left running (--duration) keeps the streams it inherited open.
+    logs = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with logs[0].open("w") as so, logs[1].open("w") as se:
+        code = subprocess.run(_argv(out, cmd, *opts), cwd=REPO, env=env or _env(), stdout=so, stderr=se,
+                              timeout=timeout).returncode
+    return _collect(code, out, logs[0].read_text(), logs[1].read_text())
 
 
 def py(script: str, *args: str) -> list[str]:
@@ -202,6 +205,14 @@ def test_sigint_is_forwarded_then_escalated(tmp_path: Path) -> None:
     assert not [p for p in group if _alive(p)]
 
 
+def _kill_group(pgid: int) -> None:
+    """End a command a test left running on purpose (its group is its pid)."""
+    members = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
+    for p in members:
+        p.kill()
+    psutil.wait_procs(members, timeout=5)
+
+
 def _pgid(pid: int) -> int | None:
     try:
         return os.getpgid(pid)
@@ -237,15 +248,14 @@ def test_program_with_its_own_sitecustomize(tmp_path: Path) -> None:
 
 
 def test_duration_ends_the_watch_and_leaves_the_program(tmp_path: Path) -> None:
-    w = watch(tmp_path, ["sleep", "30"], "--duration", "1.5", "--no-report", "--no-stacks")
+    w = watch(tmp_path, ["sleep", "60"], "--duration", "1.5", "--no-report", "--no-stacks")
     try:
         assert w.code == 0
         assert w.meta["watch"]["left_running"] is True
         assert "left running" in w.stdout + w.stderr
         assert psutil.Process(w.meta["pid"]).is_running()
     finally:
-        os.killpg(w.meta["pid"], signal.SIGKILL)
-        psutil.wait_procs([psutil.Process(w.meta["pid"])], timeout=5) if psutil.pid_exists(w.meta["pid"]) else None
+        _kill_group(w.meta["pid"])
 
 
 def test_bad_command_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -254,3 +264,19 @@ def test_bad_command_is_one_line_exit_2(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["bench: error: cannot run '/no/such/program': no such program"]
+
+
+@pytest.mark.slow
+def test_stuck_search_is_stalled(tmp_path: Path) -> None:
+    # STALL_MIN_GAP_S is 30 s: the watch must outlast it.
+    w = watch(tmp_path, py("watch_stuck.py"), "--duration", "32", "--no-stacks")
+    try:
+        assert w.code == 0 and w.meta["watch"]["left_running"]
+        assert w.trials == []  # none finished
+        assert w.meta["watch"]["in_flight_at_end"] == 2  # both asked, both stuck
+        assert "STALLED" in w.findings
+        stalled = next(f for f in w.meta["findings"] if f["code"] == "STALLED")
+        assert stalled["evidence"]["trials_done"] == 0 and stalled["evidence"]["gap_s"] >= 30
+        assert "HEALTHY" not in w.findings
+    finally:
+        _kill_group(w.meta["pid"])
