@@ -109,9 +109,9 @@ def _recommendation(d: Diagnosis, best: str) -> str:
     if s.speedup is None and d.recorded.meta.get("kind") == "watch":
         # One program, no strategies beside it: the rate is the figure, the fix is the root
         # cause's next action.
-        top = primary(d)
+        cause = primary(d)
         rate = (s.throughput or 0.0) * 60
-        fix = f" **Next:** {top[1][0].action}" if top is not None else ""
+        fix = f" **Next:** {cause[1][0].action}" if cause is not None else ""
         return f"The program completed {s.trials_done} trials at {rate:.1f} trials/min.{fix}"
     if s.speedup is None:
         rate = (s.throughput or 0.0) * 60
