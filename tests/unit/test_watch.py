@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.findings import RunContext, apply
+from bench.analysis.diagnose.findings.undersubscribed import rule as undersubscribed
 from bench.analysis.diagnose.observe import Observation
-from bench.analysis.diagnose.rules import RUN_RULES, RunContext, apply, undersubscribed
 from bench.cli import main
 from bench.watch import results
 from bench.watch.live import LiveState
@@ -94,13 +95,13 @@ def _obs(**kw: object) -> Observation:
 
 def test_own_program_healthy_needs_the_cores_busy() -> None:
     ctx = RunContext(label="watch", kind="processes", workers=2, own_program=True)
-    assert [f.code for f in apply(_obs(), ctx, RUN_RULES)] == [F.HEALTHY]
+    assert [f.code for f in apply(_obs(), ctx)] == [F.HEALTHY]
     # half the machine idle: not healthy, and the reason is named
-    codes = [f.code for f in apply(_obs(cpu_cores_mean=0.9), ctx, RUN_RULES)]
+    codes = [f.code for f in apply(_obs(cpu_cores_mean=0.9), ctx)]
     assert F.HEALTHY not in codes and F.UNDERSUBSCRIBED in codes
     # a strategy run without a sequential baseline is not judged by CPU
     plain = RunContext(label="pool", kind="processes", workers=2)
-    assert F.HEALTHY not in [f.code for f in apply(_obs(), plain, RUN_RULES)]
+    assert F.HEALTHY not in [f.code for f in apply(_obs(), plain)]
 
 
 def test_own_program_with_one_trial_at_a_time_is_undersubscribed() -> None:
