@@ -32,6 +32,17 @@ _asked: dict[tuple[int, int], dict[str, Any]] = {}  # (id(study), number) -> ask
 _host = socket.gethostname()
 
 
+def _after_fork_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy locked forever, and
+    # the child's trials are its own: a fresh lock, no inherited asks.
+    global _lock
+    _lock = threading.Lock()
+    _asked.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _dir() -> str:
     return os.environ.get("COREBENCH_TRACE_DIR", "")
 
