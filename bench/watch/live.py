@@ -13,7 +13,13 @@ from bench.records.rundir import TRIALS_FILE
 from bench.run.progress import _Tail as Tail
 from bench.trial.tracer import TRACE_FILE
 
-PLAIN_EVERY_S = 2.0
+PLAIN_EVERY_S = 2.0  # plain lines (off a terminal) this often at first...
+PLAIN_LATER_S = 10.0  # ...and this often after PLAIN_SLOW_AFTER_S, so an 8-hour log stays readable
+PLAIN_SLOW_AFTER_S = 30.0
+
+
+def plain_every(elapsed: float) -> float:
+    return PLAIN_EVERY_S if elapsed < PLAIN_SLOW_AFTER_S else PLAIN_LATER_S
 
 
 class LiveState:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from bench.errors import ConfigError
 from bench.watch import results
-from bench.watch.live import PLAIN_EVERY_S, LiveState
+from bench.watch.live import LiveState, plain_every
 from bench.watch.process import Command, exit_code, group_members, stop_leftovers
 
 TICK_S = 0.1  # how often the wait loop checks the command, escalation and the plain line
@@ -125,7 +125,7 @@ def _wait(cmd: Command, live: LiveState, stream: TextIO, duration: float | None,
                 view.update(live.table(now))
             elif next_line is not None and now >= next_line:
                 print(live.line(now), file=stream, flush=True)
-                next_line = now + PLAIN_EVERY_S
+                next_line = now + plain_every(now - cmd.started)
             cmd.wait(TICK_S)
         return False
     finally:

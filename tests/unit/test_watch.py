@@ -3,10 +3,14 @@ sentence, trials left in flight, the cost line, the live line, and its rules' ga
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.findings import RunContext, apply
@@ -122,3 +126,24 @@ def test_bad_watch_input_is_one_line_and_exit_2(argv: list[str], capsys: pytest.
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("bench: error:")
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
+@settings(max_examples=25, deadline=None)
+@given(flag=st.sampled_from(["--duration", "--grace", "--interval", "--stack-interval", "--price-per-hour"]),
+       value=st.text(alphabet="0123456789.eE+-naifxy ", min_size=1, max_size=8))
+def test_fuzzed_watch_numbers_are_one_line_and_exit_2(flag: str, value: str) -> None:
+    # a valid number would start the command; a leading "-" reads as another flag
+    assume(not _positive_number(value) and not value.startswith("-"))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["watch", flag, value, "--", "true"])
+    assert code == 2
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bench: error:")
