@@ -88,7 +88,8 @@ def lost_records(asks: Sequence[dict[str, Any]], end: float, reason: str) -> lis
         out.append({
             "number": e.get("number"), "state": "crashed", "value": None, "values": None, "params": {},
             "start": e.get("start"), "end": end, "pid": pid if optimize else 0,
-            "worker": f"{pid}:{e.get('tid')}", "torch_threads": None, "run": LABEL, "strategy": LABEL,
+            "worker": f"{e.get('host') or ''}:{pid}:{e.get('tid')}" if optimize else "",
+            "torch_threads": None, "run": LABEL, "strategy": LABEL,
             "error": reason, "tid": e.get("tid"), "mode": e.get("mode"), "study": e.get("study"),
             "client_pid": pid,
         })

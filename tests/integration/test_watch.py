@@ -128,6 +128,7 @@ def test_pool_with_ask_tell_in_the_parent(tmp_path: Path) -> None:
     assert {t["mode"] for t in w.trials} == {"ask_tell"}
     # The objective ran in the pool: the records do not claim the asking process ran it.
     assert {t["pid"] for t in w.trials} == {0}
+    assert {t["worker"] for t in w.trials} == {""}  # nor that its thread was the worker
     assert {t["client_pid"] for t in w.trials} == {w.meta["pid"]}
     trees = [s for s in w.samples if s["kind"] == "tree"]
     children = {p["pid"] for s in trees for p in s["procs"] if not p.get("is_root")}

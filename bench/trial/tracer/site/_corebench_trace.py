@@ -158,7 +158,7 @@ def _wrap_ask(orig: Any) -> Any:
             caller = sys._getframe(1).f_code.co_name
             ev: dict[str, Any] = {"number": int(trial.number), "start": time.time(), "tid": threading.get_native_id(),
                   "mode": "optimize" if caller == "_run_trial" else "ask_tell",
-                  "study": _study_name(self)}
+                  "study": _study_name(self), "host": _host}
             with _lock:
                 _asked[(id(self), ev["number"])] = ev
             _event("ask", **ev)
@@ -182,7 +182,10 @@ def _record(number: int, state: str, value: Any, params: Any, start: float, end:
     return {
         "number": number, "state": state, "value": value, "values": values,
         "params": dict(params or {}), "start": start, "end": end, "pid": pid,
-        "worker": f"{_host}:{os.getpid()}:{tid}", "torch_threads": None, "run": _run(),
+        # The thread that ran the objective, as corebench's workers name it; unknown for ask/tell
+        # (the asking thread is not where the trial ran, so its gaps are no dispatch gaps).
+        "worker": f"{_host}:{os.getpid()}:{tid}" if mode == "optimize" else "",
+        "torch_threads": None, "run": _run(),
         "strategy": "watch", "host": _host, "error": error, "pids": None, "node": None,
         "tid": tid, "mode": mode, "study": study, "client_pid": os.getpid(),
     }
