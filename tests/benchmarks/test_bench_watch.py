@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bench.trial.tracer import traced_env
-from tests.conftest import REPO
+from tests.support.runs import REPO
 
 SCRIPT = REPO / "tests" / "scripts" / "watch_overhead.py"
 TRIAL_S = 1.0

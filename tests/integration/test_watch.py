@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from bench.analysis.diagnose import run_metrics
-from tests.conftest import REPO
+from tests.support.runs import REPO, read_jsonl
 
 SCRIPTS = REPO / "tests" / "scripts"
 HOOK_ERRORS = ("Traceback", "Error in sitecustomize", "_corebench_trace")
@@ -38,11 +38,6 @@ class Watched:
         return [f["code"] for f in self.meta.get("findings", [])]
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-
 
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
@@ -55,8 +50,8 @@ def _argv(out: Path, cmd: list[str], *opts: str) -> list[str]:
 
 def _collect(code: int, out: Path, stdout: str, stderr: str) -> Watched:
     meta = json.loads((out / "run.json").read_text())
-    return Watched(code, out, stdout, stderr, meta, _jsonl(out / "trials.jsonl"),
-                   _jsonl(out / "samples.jsonl"))
+    return Watched(code, out, stdout, stderr, meta, read_jsonl(out / "trials.jsonl"),
+                   read_jsonl(out / "samples.jsonl"))
 
 
 def watch(tmp_path: Path, cmd: list[str], *opts: str, env: dict[str, str] | None = None,
@@ -92,7 +87,7 @@ def test_threads_search_is_traced_and_named(tmp_path: Path) -> None:
     assert {t["pid"] for t in w.trials} == {pid}
     assert len({t["tid"] for t in w.trials}) == 2  # n_jobs=2: two trial threads
     assert all(t["params"].keys() == {"lr"} and t["end"] > t["start"] for t in w.trials)
-    run = _jsonl(w.out / "runs.jsonl")[-1]
+    run = read_jsonl(w.out / "runs.jsonl")[-1]
     assert run["kind"] == "threads" and run["workers"] == 2 and run["trials_traced"]
     assert "THREADS_NOT_PROCESSES" in w.findings
     stacks = [s for s in w.samples if s["kind"] == "stack" and s["pid"] == pid]
@@ -133,7 +128,7 @@ def test_pool_with_ask_tell_in_the_parent(tmp_path: Path) -> None:
     trees = [s for s in w.samples if s["kind"] == "tree"]
     children = {p["pid"] for s in trees for p in s["procs"] if not p.get("is_root")}
     assert len(children) >= 2  # the two pool workers were seen
-    run = _jsonl(w.out / "runs.jsonl")[-1]
+    run = read_jsonl(w.out / "runs.jsonl")[-1]
     assert run["kind"] == "processes" and run["workers"] == 2
     assert not {"THREADS_NOT_PROCESSES", "GIL_BOUND"} & set(w.findings)
     assert w.findings  # HEALTHY, or what made it not (CONTENDED on a loaded machine, ...)
@@ -151,7 +146,7 @@ def test_two_processes_sharing_one_journal_study(tmp_path: Path) -> None:
     assert len(by_pid) == 2 and all(len(v) == 3 for v in by_pid.values())
     assert sorted(n for v in by_pid.values() for n in v) == list(range(6))  # one study
     assert w.meta["pid"] not in by_pid  # the parent only waited
-    run = _jsonl(w.out / "runs.jsonl")[-1]
+    run = read_jsonl(w.out / "runs.jsonl")[-1]
     assert run["kind"] == "processes" and run["workers"] == 2
     assert "THREADS_NOT_PROCESSES" not in w.findings
 
@@ -160,7 +155,7 @@ def test_exit_code_is_passed_through(tmp_path: Path) -> None:
     w = watch(tmp_path, py("watch_endings.py", "exit", "3"), "--no-report")
     assert w.code == 3
     assert w.meta["watch"]["exit_code"] == 3 and len(w.trials) == 3
-    assert _jsonl(w.out / "runs.jsonl")[-1]["status"] == "failed"
+    assert read_jsonl(w.out / "runs.jsonl")[-1]["status"] == "failed"
 
 
 def test_killed_by_a_signal_is_128_plus_n(tmp_path: Path) -> None:
@@ -202,7 +197,7 @@ def test_sigint_is_forwarded_then_escalated(tmp_path: Path) -> None:
     # SIGINT was ignored, SIGTERM (the first escalation) ended it
     assert w.meta["watch"]["stop"]["signals"][:2] == ["SIGINT", "SIGTERM"]
     assert w.code == 128 + signal.SIGTERM
-    assert _jsonl(w.out / "runs.jsonl")[-1]["status"] == "interrupted"
+    assert read_jsonl(w.out / "runs.jsonl")[-1]["status"] == "interrupted"
     assert not [p for p in group if _alive(p)]
 
 

@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from bench.trial.tracer import SITE_DIR, TRACE_FILE, traced_env
-from tests.conftest import REPO
+from tests.support.runs import REPO, read_jsonl
 
 SCRIPTS = REPO / "tests" / "scripts"
 
@@ -21,9 +20,6 @@ def _run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, cwd=REPO)
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-
 
 def test_tracer_records_every_state_and_changes_nothing(tmp_path: Path) -> None:
     plain = _run("watch_trial_states.py", {**os.environ})
@@ -32,7 +28,7 @@ def test_tracer_records_every_state_and_changes_nothing(tmp_path: Path) -> None:
     assert traced.stdout == plain.stdout  # same trials, same states, values, exceptions
     assert traced.stderr == plain.stderr
     study = {n: (state, value) for n, state, value, _ in json.loads(plain.stdout.splitlines()[-1])}
-    records = {t["number"]: t for t in _jsonl(tmp_path / "trials.jsonl")}
+    records = {t["number"]: t for t in read_jsonl(tmp_path / "trials.jsonl")}
     assert records.keys() == study.keys()
     names = {"COMPLETE": "complete", "FAIL": "failed", "PRUNED": "pruned"}
     for n, (state, value) in study.items():
@@ -40,7 +36,7 @@ def test_tracer_records_every_state_and_changes_nothing(tmp_path: Path) -> None:
         assert records[n]["value"] == value
     assert "ZeroDivisionError" in records[13]["error"]
     assert {t["mode"] for n, t in records.items() if n in (10, 11, 12)} == {"ask_tell"}
-    events = _jsonl(tmp_path / TRACE_FILE)
+    events = read_jsonl(tmp_path / TRACE_FILE)
     assert [e["status"] for e in events if e["event"] == "hook"] == ["installed"]
     assert len([e for e in events if e["event"] == "ask"]) == len(study)
 
@@ -53,7 +49,7 @@ def test_unknown_optuna_version_is_left_alone(tmp_path: Path) -> None:
                           timeout=60)
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.split() == ["7", "old", "optimize", "2.10.1"]
-    hook = [e for e in _jsonl(tmp_path / TRACE_FILE) if e["event"] == "hook"]
+    hook = [e for e in read_jsonl(tmp_path / TRACE_FILE) if e["event"] == "hook"]
     assert [(h["status"], h["optuna"], h["reason"]) for h in hook] == [
         ("not installed", "2.10.1", "unsupported version")
     ]
