@@ -276,3 +276,13 @@ def test_stuck_search_is_stalled(tmp_path: Path) -> None:
         assert "HEALTHY" not in w.findings
     finally:
         _kill_group(w.meta["pid"])
+
+
+def test_a_daemon_the_program_leaves_behind_is_stopped(tmp_path: Path) -> None:
+    # `setsid` takes the sleep out of the program's group; when the shell exits it is orphaned
+    # and re-parented to bench (a subreaper), which stops it before it returns.
+    w = watch(tmp_path, ["sh", "-c", "setsid sleep 120 & sleep 1.5; exit 0"], "--no-report", "--no-stacks")
+    assert w.code == 0
+    stopped = w.meta["leftovers_stopped"]
+    assert len(stopped) == 1
+    assert not psutil.pid_exists(stopped[0]) or not _alive(psutil.Process(stopped[0]))
