@@ -8,16 +8,16 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", help="results directory (default reports/watch-<stamp>)")
-    p.add_argument("--duration", type=float,
+    p.add_argument("--out", metavar="DIR", help="results directory (default reports/watch-<stamp>)")
+    p.add_argument("--duration", type=float, metavar="S",
                    help="end the watch after S seconds and leave CMD running (default: until it exits)")
-    p.add_argument("--interval", type=float, default=0.5, help="process-tree sample period, s")
-    p.add_argument("--stack-interval", dest="stack_interval", type=float, default=2.0,
+    p.add_argument("--interval", type=float, default=0.5, metavar="S", help="process-tree sample period, s")
+    p.add_argument("--stack-interval", dest="stack_interval", type=float, default=2.0, metavar="S",
                    help="py-spy stack sample period, s")
     p.add_argument("--no-stacks", dest="stacks", action="store_false", help="do not run py-spy")
     p.add_argument("--price-per-hour", dest="price_per_hour", type=float, metavar="X",
                    help="$ per hour of this machine, for the cost line")
-    p.add_argument("--grace", type=float, default=5.0,
+    p.add_argument("--grace", type=float, default=5.0, metavar="S",
                    help="seconds CMD gets after Ctrl-C before SIGTERM, and after that before SIGKILL")
     p.add_argument("--no-report", dest="report", action="store_false", help="do not write report.md")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the program to run")
