@@ -147,3 +147,11 @@ def test_fuzzed_watch_numbers_are_one_line_and_exit_2(flag: str, value: str) -> 
     assert code == 2
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bench: error:")
+
+
+def test_trials_of_two_studies_are_not_merged() -> None:
+    from bench.analysis.diagnose.observe import observe
+
+    trials = [{**_t(n, 0, 2), "study": s} for s in ("a", "b") for n in range(2)]
+    obs = observe("watch", [], 2, trials)
+    assert obs.trials_ran == 4 and obs.inflight_peak == 4
