@@ -12,16 +12,19 @@ and the wrapped call goes on exactly as Optuna would run it.
 
 from __future__ import annotations
 
+# Every Python process of the watched program imports this at start-up: only modules the
+# interpreter has loaded by then (or nearly: threading, functools); json is imported at the first
+# trial record, after Optuna has loaded it anyway.
 import functools
-import importlib.abc
-import json
 import math
 import os
-import socket
 import sys
 import threading
 import time
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TRACE_FILE = "trace.jsonl"
 TRIALS_FILE = "trials.jsonl"
@@ -29,7 +32,7 @@ SUPPORTED = ("3.", "4.", "5.")  # Optuna majors whose Study.ask/tell/optimize ar
 
 _lock = threading.Lock()
 _asked: dict[tuple[int, int], dict[str, Any]] = {}  # (id(study), number) -> ask event
-_host = socket.gethostname()
+_host = os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
 def _after_fork_in_child() -> None:
@@ -51,9 +54,12 @@ def _run() -> str:
     return os.environ.get("COREBENCH_TRACE_RUN", "watch")
 
 
-def _append(name: str, record: dict[str, Any]) -> None:
+def _append(name: str, record: dict[str, Any], line: bytes | None = None) -> None:
     try:
-        line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+        if line is None:
+            import json
+
+            line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
         fd = os.open(os.path.join(_dir(), name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
@@ -68,7 +74,7 @@ def _event(kind: str, **fields: Any) -> None:
 
 
 # --- the import hook --------------------------------------------------------------------------
-class _OptunaFinder(importlib.abc.MetaPathFinder):
+class _OptunaFinder:  # a meta path finder by protocol: importlib.abc is not loaded this early
     """Finds nothing itself: lets the real finders locate `optuna`, and patches it once loaded."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
@@ -85,13 +91,13 @@ class _OptunaFinder(importlib.abc.MetaPathFinder):
             loader = getattr(spec, "loader", None) if spec is not None else None
             if spec is None or loader is None or not hasattr(loader, "exec_module"):
                 return None
-            spec.loader = _PatchingLoader(loader)
+            spec.loader = _PatchingLoader(loader)  # type: ignore[assignment]  # a Loader by protocol
             return spec
         except Exception:
             return None
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:  # a loader by protocol
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
@@ -110,7 +116,14 @@ class _PatchingLoader(importlib.abc.Loader):
 
 def arm() -> None:
     """Called from sitecustomize: hook the import of optuna (a no-op if it is already imported)."""
-    _event("armed", exe=sys.executable, version=sys.version.split()[0])
+    run = _run()
+    if run.isidentifier():  # formatted by hand: no json import in every process at start-up
+        version = ".".join(str(v) for v in sys.version_info[:3])
+        line = (f'{{"event": "armed", "pid": {os.getpid()}, "run": "{run}", "t": {time.time()!r}, '
+                f'"version": "{version}"}}\n').encode()
+        _append(TRACE_FILE, {}, line)
+    else:
+        _event("armed", version=sys.version.split()[0])
     if "optuna" in sys.modules:
         install(sys.modules["optuna"])
         return
