@@ -3,34 +3,46 @@ its trials were traced from inside, and the cost line at the measured rate."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bench.analysis.diagnose import Diagnosis
+from bench.report.cost import TRIALS_PER_QUOTE
 
 LABEL = "watch"
-TRIALS_PER_QUOTE = 100
 
 
 def is_watch(d: Diagnosis) -> bool:
     return d.recorded.meta.get("kind") == "watch"
 
 
-def cost_text(trials: list[dict[str, Any]], price_per_hour: float | None) -> str:
-    """'At this rate, 100 trials take X h: $Y', from complete trials over the work phase."""
+def rate(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> dict[str, Any] | None:
+    """Complete trials per minute over the work phase (first trial start to last complete end) and
+    "at this rate, 100 trials take X h: $Y"; None when no trial completed in measurable time."""
     ok = [t for t in trials if t.get("state") == "complete" and t.get("start") and t.get("end")]
     started = [float(t["start"]) for t in trials if t.get("start")]
     if not ok or not started:
-        return "no trial completed, so there is no rate to project"
+        return None
     work = max(float(t["end"]) for t in ok) - min(started)
     if work <= 0:
-        return "no rate: the trials took no measurable time"
+        return None
     per_min = 60.0 * len(ok) / work
     hours = TRIALS_PER_QUOTE / per_min / 60.0
     text = (f"{len(ok)} complete trials in {work:.1f} s: {per_min:.2f} trials/min; at this rate "
             f"{TRIALS_PER_QUOTE} trials take {hours:.2f} h")
+    out: dict[str, Any] = {"trials_per_min": round(per_min, 4), "hours_per_100": round(hours, 4)}
     if price_per_hour is None:
-        return text + " (pass `--price-per-hour X` for the cost)"
-    return text + f": ${hours * price_per_hour:.2f} on this machine at ${price_per_hour:g}/h"
+        text += " (pass `--price-per-hour X` for the cost)"
+    else:
+        out["usd_per_100"] = round(hours * price_per_hour, 4)
+        text += f": ${hours * price_per_hour:.2f} on this machine at ${price_per_hour:g}/h"
+    out["text"] = text
+    return out
+
+
+def cost_text(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> str:
+    r = rate(trials, price_per_hour)
+    return "no trial completed, so there is no rate to project" if r is None else str(r["text"])
 
 
 def section(d: Diagnosis, price_per_hour: float | None) -> str:

@@ -18,7 +18,6 @@ from bench.records.rundir import SAMPLES_FILE, TRIALS_FILE, JsonlAppender, RunDi
 from bench.trial.tracer import TRACE_FILE
 
 LABEL = "watch"
-TRIALS_PER_QUOTE = 100
 
 
 def create(out: Path | None) -> RunDir:
@@ -132,28 +131,6 @@ def run_record(
         "wall": round(end - start, 3), "returncode": returncode, "trials_traced": hook.traced,
         "reason": "" if hook.traced else hook.sentence(),
     }
-
-
-def cost_line(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> dict[str, Any] | None:
-    """'At this rate, 100 trials take X h': complete trials per hour over the work phase."""
-    ok = [t for t in trials if t.get("state") == "complete" and t.get("end") and t.get("start")]
-    if not ok:
-        return None
-    first = min(float(t["start"]) for t in trials if t.get("start"))
-    work = max(float(t["end"]) for t in ok) - first
-    if work <= 0:
-        return None
-    per_min = 60.0 * len(ok) / work
-    hours = TRIALS_PER_QUOTE / per_min / 60.0
-    text = f"at this rate ({per_min:.2f} trials/min), {TRIALS_PER_QUOTE} trials take {hours:.2f} h"
-    out: dict[str, Any] = {"trials_per_min": round(per_min, 4), "hours_per_100": round(hours, 4)}
-    if price_per_hour is not None:
-        out["usd_per_100"] = round(hours * price_per_hour, 4)
-        text += f": ${hours * price_per_hour:.2f} on this machine at ${price_per_hour:g}/h"
-    else:
-        text += " (pass --price-per-hour for its cost)"
-    out["text"] = text
-    return out
 
 
 def trial_figures(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -203,6 +203,7 @@ def _finish(rd: Any, meta: dict[str, Any], cmd: Command, left_running: bool, liv
             price_per_hour: float | None, report: bool, timing: dict[str, float],
             stream: TextIO) -> WatchResult:
     from bench.records.rundir import RUNS_FILE
+    from bench.report.watch import rate
     from bench.watch.verdict import diagnose_watch, print_summary
 
     end = time.time() if left_running else (cmd.ended or time.time())
@@ -223,7 +224,7 @@ def _finish(rd: Any, meta: dict[str, Any], cmd: Command, left_running: bool, liv
         "stop": {"reason": cmd.stop.reason, "signals": cmd.stop.sent} if interrupted else None,
         "hook": hook.to_dict(), **results.trial_figures(trials),
         "in_flight_at_end": len(results.unfinished(events, trials)),
-        "cost": results.cost_line(trials, price_per_hour), **timing,
+        "cost": rate(trials, price_per_hour), **timing,
     }
     rd.write_meta(meta)
     findings = diagnose_watch(rd.path)

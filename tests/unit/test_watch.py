@@ -17,6 +17,7 @@ from bench.analysis.diagnose.findings import RunContext, apply
 from bench.analysis.diagnose.findings.undersubscribed import rule as undersubscribed
 from bench.analysis.diagnose.observe import Observation
 from bench.cli import main
+from bench.report.watch import rate
 from bench.watch import results
 from bench.watch.live import LiveState
 from bench.watch.process import exit_code
@@ -67,13 +68,13 @@ def test_unfinished_trials_become_crashed_records() -> None:
 
 def test_cost_line() -> None:
     trials = [_t(n, 10 * n, 10 * n + 10) for n in range(6)]  # 6 trials in 60 s: 6 per minute
-    line = results.cost_line(trials, 3.0)
+    line = rate(trials, 3.0)
     assert line is not None
     assert line["trials_per_min"] == pytest.approx(6.0)
     assert line["hours_per_100"] == pytest.approx(100 / 6 / 60, rel=1e-3)
     assert line["usd_per_100"] == pytest.approx(3.0 * 100 / 6 / 60, rel=1e-3)
     assert "$0.83 on this machine at $3/h" in line["text"]
-    assert results.cost_line([_t(0, 0, 1, state="failed")], 3.0) is None
+    assert rate([_t(0, 0, 1, state="failed")], 3.0) is None
 
 
 def test_live_line_from_the_tracer_files(tmp_path: Path) -> None:
