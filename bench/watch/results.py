@@ -145,14 +145,15 @@ def trial_figures(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def close_trials(rd: RunDir, end: float, reason: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every trial record, with `crashed` records appended for trials left unfinished; returns
-    (trials, trace events)."""
+def close_trials(rd: RunDir, end: float, reason: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Every trial record, with `crashed` records appended for trials left unfinished when
+    `reason` says the program ended; returns (trials, trace events, trials in flight at the end)."""
     events = read_jsonl(rd.file(TRACE_FILE))
     trials = read_jsonl(rd.file(TRIALS_FILE))
-    lost = lost_records(unfinished(events, trials), end, reason) if reason else []
+    left = unfinished(events, trials)
+    lost = lost_records(left, end, reason) if reason else []
     if lost:
         app = JsonlAppender(rd.file(TRIALS_FILE))
         for rec in lost:
             app.append(rec)
-    return [*trials, *lost], events
+    return [*trials, *lost], events, len(left)

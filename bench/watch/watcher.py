@@ -212,7 +212,7 @@ def _finish(rd: Any, meta: dict[str, Any], cmd: Command, left_running: bool, liv
     if not left_running:
         reason = (f"the program ended (exit status {exit_code(rc or 0)}) before the trial did"
                   if rc is not None else "")
-    trials, events = results.close_trials(rd, end, reason)
+    trials, events, in_flight = results.close_trials(rd, end, reason)
     hook = results.read_hook(events)
     interrupted = cmd.stop.sent is not None
     run = results.run_record(start=cmd.started, end=end, returncode=rc, trials=trials, hook=hook,
@@ -223,7 +223,7 @@ def _finish(rd: Any, meta: dict[str, Any], cmd: Command, left_running: bool, liv
         "returncode": rc, "exit_code": None if rc is None else exit_code(rc), "left_running": left_running,
         "stop": {"reason": cmd.stop.reason, "signals": cmd.stop.sent} if interrupted else None,
         "hook": hook.to_dict(), **results.trial_figures(trials),
-        "in_flight_at_end": len(results.unfinished(events, trials)),
+        "in_flight_at_end": in_flight,
         "cost": rate(trials, price_per_hour), **timing,
     }
     rd.write_meta(meta)

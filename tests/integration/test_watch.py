@@ -286,3 +286,26 @@ def test_a_daemon_the_program_leaves_behind_is_stopped(tmp_path: Path) -> None:
     stopped = w.meta["leftovers_stopped"]
     assert len(stopped) == 1
     assert not psutil.pid_exists(stopped[0]) or not _alive(psutil.Process(stopped[0]))
+
+
+def test_trials_in_flight_when_the_program_is_killed_are_crashed(tmp_path: Path) -> None:
+    out = tmp_path / "watch"
+    log = tmp_path / "stdout.txt"
+    with log.open("w") as fh:
+        bench = subprocess.Popen(_argv(out, py("watch_stuck.py"), "--grace", "1", "--no-report", "--no-stacks"),
+                                 cwd=REPO, env=_env(), stdout=fh, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(out / "trace.jsonl", '"event": "ask"')
+            time.sleep(0.5)  # both threads asked
+            bench.send_signal(signal.SIGINT)
+            _, stderr = bench.communicate(timeout=60)
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait()
+    w = _collect(bench.returncode, out, log.read_text(), stderr)
+    # SIGINT reaches the main thread; the trial threads stay in their waits, so the program ends
+    # with its trials unfinished (by the KeyboardInterrupt or by bench's escalation).
+    assert w.meta["watch"]["in_flight_at_end"] == len(w.trials) >= 1
+    assert {t["state"] for t in w.trials} == {"crashed"}
+    assert all(t["pid"] == w.meta["pid"] and "before the trial did" in t["error"] for t in w.trials)
