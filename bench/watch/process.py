@@ -35,11 +35,12 @@ class Command:
     """One child process in a new session (its own process group, away from the terminal's
     Ctrl-C, which bench forwards itself)."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], grace: float = 5.0) -> None:
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], grace: float = 5.0,
+                 stdout: int | None = None) -> None:
         if not argv:
             raise ConfigError("bench watch needs a command after `--`, e.g. `bench watch -- python x.py`")
         try:
-            self.proc = subprocess.Popen(list(argv), env=dict(env), start_new_session=True)
+            self.proc = subprocess.Popen(list(argv), env=dict(env), start_new_session=True, stdout=stdout)
         except FileNotFoundError:
             raise ConfigError(f"cannot run {argv[0]!r}: no such program") from None
         except PermissionError:

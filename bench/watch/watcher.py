@@ -145,8 +145,10 @@ def watch(
     grace: float = 5.0,
     report: bool = True,
     stream: TextIO | None = None,
+    cmd_stdout: int | None = None,
 ) -> WatchResult:
-    """Run `argv` under the probes and the trial tracer; returns where the results are."""
+    """Run `argv` under the probes and the trial tracer; returns where the results are.
+    `cmd_stdout` is a file descriptor for the program's stdout (default: bench's own)."""
     from bench.records.rundir import SAMPLES_FILE
     from bench.run.reaper import become_subreaper
     from bench.trial.tracer import traced_env
@@ -168,7 +170,7 @@ def watch(
     if report:
         threading.Thread(target=_prewarm_report, name="bench-prewarm", daemon=True).start()
     with _Signals() as sigs:
-        cmd = Command(argv, env, grace)
+        cmd = Command(argv, env, grace, stdout=cmd_stdout)
         sigs.cmd = cmd
         meta["start"], meta["pid"] = cmd.started, cmd.pid
         rd.write_meta(meta)

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psutil
 import pytest
 
 from bench.analysis.diagnose import run_metrics
+from bench.report.json_out import schema
 from tests.support.runs import REPO, read_jsonl
 
 SCRIPTS = REPO / "tests" / "scripts"
@@ -152,10 +154,14 @@ def test_two_processes_sharing_one_journal_study(tmp_path: Path) -> None:
 
 
 def test_exit_code_is_passed_through(tmp_path: Path) -> None:
-    w = watch(tmp_path, py("watch_endings.py", "exit", "3"), "--no-report")
+    w = watch(tmp_path, py("watch_endings.py", "exit", "3"), "--no-report", "--json", "-")
     assert w.code == 3
     assert w.meta["watch"]["exit_code"] == 3 and len(w.trials) == 3
     assert read_jsonl(w.out / "runs.jsonl")[-1]["status"] == "failed"
+    # --json -: stdout is the results document alone; the program's own output went to stderr
+    doc = json.loads(w.stdout)
+    jsonschema.validate(doc, schema(), cls=jsonschema.Draft202012Validator)
+    assert doc["command"] == "watch" and "trials done" in w.stderr
 
 
 def test_killed_by_a_signal_is_128_plus_n(tmp_path: Path) -> None:
