@@ -62,9 +62,11 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         ts = by_run.get(label, [])
         # Pruned trials ended where the study's pruner chose: work done, like completed ones.
         ok = [t for t in ts if t.get("state") in ("complete", "pruned")]
-        started = [t for t in ts if t.get("pid")]
+        # A trial with a pid ran (a cancelled one never got one); a watched program's ask/tell
+        # trials ran too, in a process the records cannot name (pid 0).
+        started = [t for t in ts if t.get("pid") or t.get("mode") == "ask_tell"]
         # islands records every island process of a trial in `pids`.
-        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")])}
+        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")]) if p}
         wall = rec.get("wall")
         work = None
         if ok:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("bench.cli.report", "regenerate the markdown report from a results directory"),
     "gate": ("bench.cli.gate", "fail (exit 1) when a results directory regresses"),
     "attach": ("bench.cli.attach", "probe a live process: processes, threads, CPU, GIL"),
+    "watch": ("bench.cli.watch", "run your own program under the probes, its Optuna trials traced"),
     "sweep": ("bench.cli.sweep", "sweep strategies over worker counts, fit a scaling model to each"),
     "diff": ("bench.cli.diff", "compare two results directories against their own noise"),
 }

@@ -5,6 +5,8 @@
     trials.jsonl     one line per finished trial, appended as it finishes
     samples.jsonl    probe samples (process tree, stacks, notes), appended as taken
     heartbeats.jsonl progress beats from inside trials
+    trace.jsonl      `bench watch` only: the trial tracer's hook status and ask events, written
+                     from inside the watched program (its trials go to trials.jsonl)
 
 A crash mid-write can leave a truncated last line; readers skip it with a warning.
 """

@@ -106,6 +106,13 @@ def _root_cause(d: Diagnosis) -> str:
 
 def _recommendation(d: Diagnosis, best: str) -> str:
     s = d.recorded.summaries[best]
+    if s.speedup is None and d.recorded.meta.get("kind") == "watch":
+        # One program, no strategies beside it: the rate is the figure, the fix is the root
+        # cause's next action.
+        cause = primary(d)
+        rate = (s.throughput or 0.0) * 60
+        fix = f" **Next:** {cause[1][0].action}" if cause is not None else ""
+        return f"The program completed {s.trials_done} trials at {rate:.1f} trials/min.{fix}"
     if s.speedup is None:
         rate = (s.throughput or 0.0) * 60
         return (

@@ -23,7 +23,7 @@ from tests.support.docs import Block, all_blocks
 # Smoke settings answer in well under a minute on 2 cores; a loaded machine gets room to spare.
 TIMEOUT_S = 300
 # Blocks that start a search, a sweep or a probe session take seconds to a minute each.
-_SLOW = re.compile(r"\bbench\s+(compare|run|sweep|attach)\b")
+_SLOW = re.compile(r"\bbench\s+(compare|run|sweep|attach|watch)\b")
 RUNNABLE = [b for b in all_blocks() if b.runnable]
 
 

@@ -23,7 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "run": {"config", "probes", "records", "strategies", "trial", "workload"},
     "analysis": {"config", "probes", "records", "strategies", "workload"},
     "report": {"analysis", "config", "probes", "records", "trial"},
-    "cli": {"analysis", "config", "probes", "records", "report", "run", "strategies", "trial", "workload"},
+    "watch": {"analysis", "probes", "records", "report", "run", "trial"},
+    "cli": {"analysis", "config", "probes", "records", "report", "run", "strategies", "trial", "watch",
+            "workload"},
 }
 OPEN = {"errors", "bench", "__version__"}  # bench.errors, and `from bench import __version__`
 

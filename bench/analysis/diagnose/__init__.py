@@ -121,11 +121,15 @@ def analyse(rec: Recorded) -> Diagnosis:
             baseline=baseline,
             baseline_obs=observations.get(baseline.label) if baseline else None,
             limited=_limited_sibling(rec, label),
+            own_program=run.get("strategy") == "watch",
         )
         contexts[label] = ctx
         # A run that never ran trials (unavailable, skipped) has nothing to diagnose.
         ran = observations[label].trials_ran or rec.heartbeats.get(label) or rec.samples.get(label)
-        findings[label] = apply(observations[label], ctx) if ran else []
+        # Without trial records (a watched program that never imported Optuna) only the rules
+        # that samples alone can judge apply.
+        traced = run.get("trials_traced") is not False
+        findings[label] = apply(observations[label], ctx, live=not traced) if ran else []
     return Diagnosis(rec, observations, contexts, findings)
 
 

@@ -293,10 +293,11 @@ def _spans(
     trials: Iterable[dict[str, Any]], heartbeats: Iterable[dict[str, Any]]
 ) -> list[tuple[float, float, int]]:
     """(start, end, pid) of every trial that ran: its record, else the span of its heartbeats."""
-    spans: dict[tuple[Any, Any], tuple[float, float, int]] = {}
+    spans: dict[tuple[Any, ...], tuple[float, float, int]] = {}
     for t in trials:
         if t.get("state") in _RAN and t.get("start") is not None and t.get("end") is not None:
-            spans[("t", t.get("number"))] = (
+            # A watched program may run several studies, each numbering its trials from 0.
+            spans[("t", t.get("study"), t.get("number"))] = (
                 float(t["start"]),
                 float(t["end"]),
                 int(t.get("pid") or 0),
@@ -305,7 +306,7 @@ def _spans(
     for b in heartbeats:
         beats.setdefault(b.get("trial"), []).append(b)
     for number, bs in beats.items():
-        if ("t", number) in spans:
+        if ("t", None, number) in spans:
             continue
         ts = [float(b["t"]) for b in bs if b.get("t") is not None]
         if ts:
@@ -437,7 +438,11 @@ def observe(
         median_trial_s=statistics.median(durations) if durations else None,
         dispatch_gap_s=statistics.median(gaps) if gaps else None,
         dispatch_gaps=len(gaps),
-        longest_gap=longest_gap(
+        # A run whose trials were not traced (a watched program that never imported Optuna, say)
+        # has no progress events to miss: no gap in them says anything.
+        longest_gap=None
+        if rec.get("trials_traced") is False
+        else longest_gap(
             events, None if start is None else float(start), None if end is None else float(end)
         ),
         run_start=None if start is None else float(start),

@@ -74,6 +74,9 @@ class RunContext:
     baseline: RunSummary | None = None
     baseline_obs: Observation | None = None
     limited: RunSummary | None = None
+    # The user's own program (`bench watch`): it has the whole machine to use, whatever its
+    # worker count, and no sequential baseline in its results directory.
+    own_program: bool = False
 
     @property
     def efficiency(self) -> float | None:
@@ -81,7 +84,7 @@ class RunContext:
 
     @property
     def parallel(self) -> bool:
-        return self.kind in PARALLEL_KINDS and self.workers > 1
+        return self.kind in PARALLEL_KINDS and (self.workers > 1 or self.own_program)
 
     def severity_by_efficiency(self, default: str = WARNING) -> str:
         eff = self.efficiency
