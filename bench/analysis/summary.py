@@ -8,10 +8,11 @@ One-time start-up (worker spawn, imports, Ray start) is reported separately as `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bench.config.labels import base_name
+from bench.records.schema import RunRow, TrialRow
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class RunSummary:
     reason: str = ""
 
 
-def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[RunSummary]:
-    last: dict[str, dict[str, Any]] = {}
+def summarize(runs: Iterable[RunRow], trials: Iterable[TrialRow]) -> list[RunSummary]:
+    last: dict[str, RunRow] = {}
     for rec in runs:
         last[str(rec.get("run"))] = rec
-    by_run: dict[str, list[dict[str, Any]]] = {}
+    by_run: dict[str, list[TrialRow]] = {}
     for t in trials:
         by_run.setdefault(str(t.get("run")), []).append(t)
     rows: list[RunSummary] = []
@@ -51,7 +52,7 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         ok = [t for t in ts if t.get("state") == "complete"]
         started = [t for t in ts if t.get("pid")]
         # islands records every island process of a trial in `pids`.
-        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")])}
+        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid", 0)])}
         wall = rec.get("wall")
         work = None
         if ok:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bench.cli._json import add_json_argument, emit, human_output
 from bench.errors import ConfigError, ResultsError
+from bench.records.files import read_toml
 from bench.records.rundir import load_meta
 
 
@@ -33,13 +34,10 @@ def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]
             if config:
                 raise ConfigError(f"gate rule file {config} does not exist")
             continue
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read gate rule file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"gate rule file {path} is invalid TOML: {exc}") from None
-        table = data.get("tool", {}).get("bench", {}).get("gate", data.get("gate"))
+        data = read_toml(path, "gate rule file", ConfigError)
+        tool = data.get("tool")
+        bench = tool.get("bench") if isinstance(tool, dict) else None
+        table = bench.get("gate") if isinstance(bench, dict) and "gate" in bench else data.get("gate")
         if table is not None:
             return str(path), table
         if config:
@@ -107,7 +105,7 @@ def _check_writable(dest: str | None, flag: str) -> None:
 
 
 def _ci_outputs(args: argparse.Namespace, checks: list[Any], text: str, source: str,
-                meta: dict[str, Any]) -> None:
+                meta: Mapping[str, Any]) -> None:
     """JUnit XML when asked; under GitHub Actions, annotations and the step summary too."""
     import sys
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def _gib(n: Any) -> str:
     return f"{n / 2**30:.1f} GiB" if isinstance(n, int) and n else "?"
 
 
-def _q(d: dict[str, Any], key: str) -> str:
+def _q(d: Mapping[str, Any], key: str) -> str:
     """A value for the header, "?" when missing."""
     v = d.get(key)
     return "?" if v is None else str(v)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose.observe import cpu_cores, run_tree, runnable_threads
+from bench.records.schema import TreeSample
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,7 +42,7 @@ def _figure(panels: int) -> tuple[Figure, list[Axes]]:
     return fig, flat[:panels]
 
 
-def _trees(d: Diagnosis) -> dict[str, list[dict[str, Any]]]:
+def _trees(d: Diagnosis) -> dict[str, list[TreeSample]]:
     """Each run's process-tree samples, as the diagnosis reads them (`observe.run_tree`: a run over
     several Ray nodes is its nodes' workers merged); runs without any are left out."""
     trees = {lb: run_tree(d.recorded.samples.get(lb, []))[0] for lb in d.recorded.labels}
@@ -56,7 +57,7 @@ def _capacity(d: Diagnosis, label: str) -> tuple[int, str]:
     return d.recorded.usable_cores, f"{d.recorded.usable_cores} cores"
 
 
-def _t0(d: Diagnosis, label: str, tree: list[dict[str, Any]]) -> float:
+def _t0(d: Diagnosis, label: str, tree: list[TreeSample]) -> float:
     start = d.observations[label].run_start
     return start if start is not None else float(tree[0]["t"])
 

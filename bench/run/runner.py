@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from bench import __version__
 from bench.config import STORAGE_ENV, Config
 from bench.config.labels import base_name
 from bench.errors import Interrupted
 from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
+from bench.records.schema import RunRow
 from bench.run.progress import Progress
 from bench.run.reaper import Reaper, become_subreaper
 
@@ -167,7 +167,7 @@ def run_plan(
             log.close()
     meta = rd.meta()
     meta["end"] = time.time()
-    meta["outcomes"] = [o.__dict__ for o in outcomes]
+    meta["outcomes"] = [{"label": o.label, "status": o.status, "exit_code": o.exit_code} for o in outcomes]
     rd.write_meta(meta)
     if signalled:
         raise Interrupted(signalled[0])
@@ -211,9 +211,9 @@ def _record_outcome(rd: RunDir, label: str, code: int, signalled: list[int]) -> 
     return status
 
 
-def load_runs(rd: RunDir) -> dict[str, dict[str, Any]]:
+def load_runs(rd: RunDir) -> dict[str, RunRow]:
     """The last record per label (a label is run at most once per results dir)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, RunRow] = {}
     for rec in rd.runs():
         out[str(rec.get("run"))] = rec
     return out

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench.records.rundir import JsonlAppender
 from bench.trial.execute import CANCELLED, COMPLETE, TrialRecord, TrialSpec
+from probes.sink import JsonlSink
 
 if TYPE_CHECKING:
     import optuna
@@ -43,7 +43,7 @@ class StrategyContext:
     trial_timeout: float | None
     deadline: float | None
     heartbeat_path: str
-    trials_out: JsonlAppender
+    trials_out: JsonlSink
     strategy: str = ""
     search_space: dict[str, Any] | None = None
     stop: threading.Event = field(default_factory=threading.Event)

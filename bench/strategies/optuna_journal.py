@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.rundir import JsonlAppender, iter_jsonl
+from bench.records.rundir import iter_jsonl
+from bench.records.schema import check_trial
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._procs import (
     READY,
@@ -57,6 +58,7 @@ from bench.trial.execute import (
     worker_id,
 )
 from bench.workload.objective import ObjectiveRef
+from probes.sink import JsonlSink
 
 MAX_START_FAILURES = 3
 # Replacement workers get fresh sampler seeds: seed + 1 + slot + SEED_STRIDE * restarts.
@@ -116,7 +118,7 @@ def _work(conn: Connection, job: _Job, parent_pid: int) -> None:
     )
     preload(job.objective)
     fn = job.objective.load()
-    out = JsonlAppender(Path(job.trials_path))
+    out = JsonlSink(Path(job.trials_path))
     conn.send(READY)
     budget = job.budget
     if budget is not None and len(study.get_trials(deepcopy=False)) >= budget:
@@ -327,5 +329,5 @@ class OptunaJournal(Strategy):
     @staticmethod
     def _recount(ctx: StrategyContext) -> None:
         # The records on disk are the truth (an `end` message can die with its worker).
-        on_disk = sum(1 for r in iter_jsonl(ctx.trials_out.path) if r.get("run") == ctx.label)
+        on_disk = sum(1 for r in iter_jsonl(ctx.trials_out.path, check_trial) if r.get("run") == ctx.label)
         ctx.note(told=on_disk - ctx.told)

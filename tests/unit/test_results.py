@@ -10,24 +10,25 @@ import pytest
 from bench.errors import ResultsError
 from bench.records.rundir import (
     SCHEMA_VERSION,
-    JsonlAppender,
     RunDir,
-    TruncatedLineWarning,
+    SkippedLinesWarning,
     load_meta,
     read_jsonl,
     write_json_atomic,
 )
+from bench.records.schema import check_trial
+from probes.sink import JsonlSink
 
 
 def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "trials.jsonl"
-    out = JsonlAppender(path)
+    out = JsonlSink(path)
     for i in range(3):
         out.append({"number": i})
     with path.open("ab") as fh:
         fh.write(b'{"number": 3, "val')  # a writer killed mid-line
-    with pytest.warns(TruncatedLineWarning, match="trials.jsonl:4"):
-        rows = read_jsonl(path)
+    with pytest.warns(SkippedLinesWarning, match=r"1 line skipped in trials.jsonl \(line 4: not JSON"):
+        rows = read_jsonl(path, check_trial)
     assert [r["number"] for r in rows] == [0, 1, 2]
 
 

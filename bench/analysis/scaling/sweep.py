@@ -207,20 +207,21 @@ def moved_fits(
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
-    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version."""
-    import json
+    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version;
+    read by the records reader, so a FIFO, a directory or a binary file is a ResultsError too."""
+    import os
+
+    from bench.records.files import read_json_object
 
     p = Path(path)
-    f = p / SWEEP_FILE if p.is_dir() else p
     try:
-        data = json.loads(f.read_text())
-    except FileNotFoundError:
-        raise ResultsError(
-            f"no sweep at {p}: run `bench sweep --strategies S --workers 1,2,4` first"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"cannot read {f}: {exc}") from None
-    if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
+        f = p / SWEEP_FILE if p.is_dir() else p
+    except OSError as exc:
+        raise ResultsError(f"cannot read sweep {p}: {exc.strerror or exc}") from None
+    if not os.path.lexists(f):
+        raise ResultsError(f"no sweep at {p}: run `bench sweep --strategies S --workers 1,2,4` first")
+    data = read_json_object(f, "sweep file")
+    if data.get("kind") != SWEEP_KIND:
         raise ResultsError(f"{f} is not a corebench sweep file")
     version = data.get("schema_version")
     if version not in READABLE_VERSIONS:
