@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli._json import add_json_argument, emit, human_output
-from bench.errors import ConfigError, ResultsError
+from bench.errors import ConfigError, GateNothingChecked, ResultsError
 from bench.records.files import read_toml
 from bench.records.rundir import load_meta
 
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from bench.analysis.diagnose import Recorded, analyse, run_metrics
-    from bench.analysis.gate import evaluate, parse_rules, render_markdown
+    from bench.analysis.gate import NOTHING_CHECKED, evaluate, parse_rules, passed, render_markdown
+    from bench.report.cells import md
 
     _check_writable(args.junit, "--junit")
     source, table = load_gate_table(args.config, Path.cwd())
@@ -65,7 +66,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     diagnosis = analyse(Recorded.load(args.results))
     metrics = run_metrics(diagnosis)
     base_metrics = None
-    title = f"Results: `{args.results}` · rules: `{source}`"
+    title = f"Results: {md(args.results, code=True)} · rules: {md(source, code=True)}"
     if args.baseline:
         base_meta = load_meta(args.baseline)
         mine, theirs = meta.get("machine", {}), base_meta.get("machine", {})
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                 "Pass --allow-different-machine to compare anyway"
             )
         base_metrics = run_metrics(args.baseline)
-        title += f" · baseline: `{args.baseline}`"
+        title += f" · baseline: {md(args.baseline, code=True)}"
     checks = evaluate(rules, metrics, base_metrics)
     text = render_markdown(checks, title)
     failed = [c for c in checks if not c.passed]
@@ -96,7 +97,10 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     doc = diagnosis_document(diagnosis, "gate")
     doc["gate"] = gate_section(checks, source, args.baseline)
-    return (1 if failed else 0), doc
+    if not checks:
+        # Not a regression (exit 1) but a gate that cannot say anything: bad input, exit 2.
+        raise GateNothingChecked(f"gate: {NOTHING_CHECKED}")
+    return (0 if passed(checks) else 1), doc
 
 
 def _check_writable(dest: str | None, flag: str) -> None:

@@ -118,14 +118,15 @@ def read_jsonl(path: Path, check: Callable[[object], R]) -> list[R]:
 def check_name(name: str) -> str:
     """A results directory name must be one path component: no separator, no `..`, nothing that
     is not printable, so `--name` can never write outside `--out`."""
+    what = f"results directory name {name[:MAX_NAME_CHARS]!r}"
     if not name or name in (".", ".."):
-        raise ConfigError(f"--name {name!r} must be a directory name")
+        raise ConfigError(f"{what} is not a directory name")
     if "/" in name or "\\" in name or os.sep in name:
-        raise ConfigError(f"--name {name!r} must be one directory name, not a path (no '/')")
+        raise ConfigError(f"{what} must be one directory name, not a path (no '/')")
     if any(not ch.isprintable() for ch in name):
-        raise ConfigError(f"--name {name!r} holds a control character")
+        raise ConfigError(f"{what} holds a control character")
     if len(name) > MAX_NAME_CHARS:
-        raise ConfigError(f"--name is {len(name)} characters; at most {MAX_NAME_CHARS}")
+        raise ConfigError(f"results directory name is {len(name)} characters; at most {MAX_NAME_CHARS}")
     return name
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
 # NaN and infinity are refused: no writer records them (a NaN objective value is a failed trial
@@ -26,9 +26,14 @@ _CONFIG = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
 _FIT_CONFIG = ConfigDict(strict=True, extra="allow", allow_inf_nan=True)
 
 # What a run label may hold (the label grammar `name@threads/start`, with room for a future
-# strategy): a label is printed in reports and used in file names, so anything else is a
-# damaged record, not a label.
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+=-]{0,119}")
+# strategy), and the other fields that name a thing rather than describe it (status, kind,
+# strategy, state, a probe's name and level). They are printed in reports as they are, inside
+# code spans and table cells, so anything else is a damaged record: none of these characters
+# is markup in markdown or HTML.
+TOKEN_CHARS = r"A-Za-z0-9_.:@/+=-"
+LABEL_RE = re.compile(rf"[A-Za-z0-9][{TOKEN_CHARS}]{{0,119}}")
+Label = Annotated[str, StringConstraints(pattern=rf"^{LABEL_RE.pattern}$")]
+Token = Annotated[str, StringConstraints(pattern=rf"^[{TOKEN_CHARS}]{{0,64}}$")]
 
 
 def is_label(value: object) -> bool:
@@ -40,10 +45,10 @@ def is_label(value: object) -> bool:
 class TrialRow(TypedDict, total=False):
     """One finished trial (bench.trial.execute.TrialRecord as written)."""
 
-    run: str
-    strategy: str
+    run: Label
+    strategy: Token
     number: int
-    state: str
+    state: Token
     value: float | None
     params: dict[str, Any]
     start: float
@@ -62,13 +67,13 @@ class TrialRow(TypedDict, total=False):
 class RunRow(TypedDict, total=False):
     """How one strategy run ended (written by bench.run.child, or the runner for it)."""
 
-    run: str
-    strategy: str
-    kind: str
-    status: str
+    run: Label
+    strategy: Token
+    kind: Token
+    status: Token
     reason: str | None
-    threads_policy: str
-    start_method: str
+    threads_policy: Token
+    start_method: Token
     workers: int
     threads: int | None
     pid: int
@@ -87,7 +92,7 @@ class Heartbeat(TypedDict, total=False):
     """Progress from inside a trial (bench.trial.heartbeat)."""
 
     t: float
-    run: str
+    run: Label
     pid: int
     tid: int
     worker: str
@@ -130,8 +135,8 @@ class ProcRow(TypedDict, total=False):
 class TreeSample(TypedDict, total=False):
     """A process-tree sample (probes.tree); "node" samples add the Ray node's identity."""
 
-    kind: str
-    run: str
+    kind: Token
+    run: Label
     t: float
     root: int
     interval: float
@@ -184,8 +189,8 @@ class StackThread(TypedDict, total=False):
 class StackSample(TypedDict, total=False):
     """One py-spy dump of one process (probes.stacks)."""
 
-    kind: str
-    run: str
+    kind: Token
+    run: Label
     t: float
     pid: int
     threads: list[StackThread]
@@ -196,11 +201,11 @@ class StackSample(TypedDict, total=False):
 class Note(TypedDict, total=False):
     """A probe's message about itself (py-spy missing, a node lost)."""
 
-    kind: str
-    run: str
+    kind: Token
+    run: Label
     t: float
-    probe: str
-    level: str
+    probe: Token
+    level: Token
     message: str
 
 
@@ -208,8 +213,8 @@ class Note(TypedDict, total=False):
 class OtherSample(TypedDict, total=False):
     """A sample of a kind this version does not read: kept, checked only for its common fields."""
 
-    kind: str
-    run: str
+    kind: Token
+    run: Label
     t: float
 
 
@@ -246,8 +251,8 @@ class GitState(TypedDict, total=False):
 
 @with_config(_CONFIG)
 class Outcome(TypedDict, total=False):
-    label: str
-    status: str
+    label: Label
+    status: Token
     exit_code: int
 
 
@@ -258,14 +263,14 @@ class RunMeta(TypedDict, total=False):
     schema_version: int
     run_id: str
     created: float
-    end: float
+    end: float | None
     corebench_version: str
     command: list[str]
     config: dict[str, Any]
     machine: Machine
     git: GitState
     deadline: float | None
-    plan: list[str]
+    plan: list[Label]
     outcomes: list[Outcome]
     # `bench attach` results: the process watched and what was found in it.
     pid: int
@@ -332,9 +337,8 @@ def check(shape: type, data: object) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(x) for x in err["loc"]) or "record"
-        raise ShapeError(f"{where}: {err['msg'].lower()}") from None
-    if "run" in out and shape not in (RunMeta, SweepDoc) and not is_label(out["run"]):
-        raise ShapeError("run: not a run label")
+        msg = "not a run label or name" if err["type"] == "string_pattern_mismatch" else err["msg"].lower()
+        raise ShapeError(f"{where}: {msg}") from None
     return out
 
 
@@ -368,8 +372,4 @@ def check_sample(data: object) -> Sample:
 
 
 def check_meta(data: object) -> RunMeta:
-    out = check(RunMeta, data)
-    bad = [x for x in out.get("plan") or [] if not is_label(x)]
-    if bad:
-        raise ShapeError(f"plan: {str(bad[0])[:40]!r} is not a run label")
-    return cast(RunMeta, out)
+    return cast(RunMeta, check(RunMeta, data))

@@ -125,7 +125,7 @@ def render(rs: list[NodeRow], lost: int = 0) -> str:
         probed = r.samples > 0
         body.append([
             f"`{r.node_id[:8]}`",
-            f"{r.hostname} ({r.ip})",
+            f"{c.md(r.hostname)} ({c.md(r.ip)})",
             _cpus(r),
             f"{r.trials} ({r.trials_complete})",
             f"{r.workers_seen} · {r.workers_busy_peak} · {r.trial_pids}" if probed

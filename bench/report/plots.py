@@ -3,6 +3,7 @@ threads over time, and useful throughput per run."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -220,10 +221,26 @@ def throughput_plot(d: Diagnosis, path: Path) -> Path | None:
 
 
 def write_plots(d: Diagnosis, out_dir: Path, stem: str) -> dict[str, Path]:
-    """Every plot that has data, as `<stem>_<name>.png` in out_dir; name -> path."""
+    """Every plot that has data, as `<stem>_<name>.png` in out_dir; name -> path.
+
+    Each is drawn into a temp file and renamed over its name, so a full disk leaves the previous
+    plot (or none), never half a PNG; the failure is one ResultsError naming the file.
+    """
+    import os
+
+    from bench.errors import ResultsError
+
     made: dict[str, Path] = {}
     for name, fn in (("cpu", cpu_plot), ("threads", threads_plot), ("throughput", throughput_plot)):
-        p = fn(d, out_dir / f"{stem}_{name}.png")
-        if p is not None:
-            made[name] = p
+        path = out_dir / f"{stem}_{name}.png"
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        try:
+            if fn(d, tmp) is None:
+                continue
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise ResultsError(f"cannot write plot {path}: {exc.strerror or exc}") from None
+        made[name] = path
     return made

@@ -26,10 +26,14 @@ from bench.strategies._study import join_study, make_sampler, open_storage
 from bench.trial import threads as thread_policy
 from bench.trial.execute import preload
 from bench.workload.objective import objective_from_config
+from probes.sink import WriteFailed
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
+# The results directory could not be written (disk full, removed, read-only): the runner stops
+# the plan, since every later run would fail the same way.
+EXIT_WRITE_FAILED = 4
 
 
 def make_study(cfg: Config, label: str, run_id: str, direction: str) -> Any:
@@ -161,6 +165,8 @@ def run_child(run_dir: Path, label: str) -> int:
         status, reason = "failed", str(exc)
     except KeyboardInterrupt:
         status, reason = "interrupted", "interrupted twice"
+    except WriteFailed:
+        raise  # nothing more can be recorded; main says so in one line
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
@@ -183,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return exc.exit_code
+    except WriteFailed:
+        # The runner says what failed in its one line (it sees the same directory).
+        return EXIT_WRITE_FAILED
 
 
 if __name__ == "__main__":
