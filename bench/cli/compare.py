@@ -9,7 +9,7 @@ from bench.cli._json import add_json_argument, emit_results, human_output
 from bench.cli._options import add_search_arguments, add_verbosity_arguments, resolve_config
 from bench.config import Config
 from bench.errors import ConfigError, ResultsError, ResultsWriteFailed
-from bench.records.rundir import RunDir
+from bench.records.rundir import RunDir, check_out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +57,7 @@ def confirm_long_run(cfg: Config, baseline: bool, assume_yes: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     with human_output(args.json):
         cfg = resolve_config(args, strategies=args.strategies or "all")
+        check_out(cfg.out)  # a bad --out is exit 2 before a calibration trial or a run starts
         confirm_long_run(cfg, baseline=True, assume_yes=args.yes)
         rd = execute(cfg, name=args.name, argv=sys.argv, verbosity=args.verbosity)
         code = finish(rd, write_report=not args.no_report, verbosity=args.verbosity)

@@ -21,9 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.cli.compare import confirm_long_run, execute, finish
+    from bench.records.rundir import check_out
 
     with human_output(args.json):
         cfg = resolve_config(args, strategies=args.strategy)
+        check_out(cfg.out)  # a bad --out is exit 2 before a calibration trial or a run starts
         confirm_long_run(cfg, baseline=args.baseline, assume_yes=args.yes)
         rd = execute(cfg, name=args.name, argv=sys.argv, baseline=args.baseline, verbosity=args.verbosity)
         code = finish(rd, write_report=not args.no_report, verbosity=args.verbosity)
