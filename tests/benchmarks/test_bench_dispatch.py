@@ -24,10 +24,10 @@ import pytest
 from bench.config import Config
 from bench.records.rundir import read_jsonl
 from bench.records.schema import check_trial
-from probes.sink import JsonlSink
 from bench.strategies import StrategyContext, get
 from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
+from probes.sink import JsonlSink
 
 NOOP = "tests.scripts.fault_objectives:ok"
 WORKERS = 2

@@ -65,7 +65,7 @@ def test_a_disk_that_fills_mid_run_stops_it_with_one_line(tmp_path: Path, mount:
     assert proc.returncode == 1, proc.stderr
     [line] = errors(proc.stderr)
     assert "run stopped: cannot write" in line and "No space left on device" in line, line
-    assert f"saved so far:" in line and str(out / "full") in line
+    assert "saved so far:" in line and str(out / "full") in line
     assert "[pool] started" not in proc.stderr  # no strategy started after the disk filled
     report = bench("report", str(out / "full"), "--out", str(tmp_path / "rep" / "report.md"))
     assert report.returncode == 0, report.stderr

@@ -230,7 +230,8 @@ def test_hostile_text_is_escaped_everywhere_in_report_and_gate(
     code, err = run_gate(rd, rules, capsys)
     gate_md = (rd.parent / "gate.md").read_text()
     assert code == 1  # the hostile run is required and missing: a real failure
-    assert "<img" not in outside_code(gate_md) and "| x\\`&lt;img src=x onerror=alert(1)&gt;\\`\\*\\*b\\*\\* | present |" in gate_md
+    assert "<img" not in outside_code(gate_md)
+    assert "| x\\`&lt;img src=x onerror=alert(1)&gt;\\`\\*\\*b\\*\\* | present |" in gate_md
 
 
 # --- the gate ----------------------------------------------------------------------------------
