@@ -85,8 +85,19 @@ def read_json_object(path: Path, what: str, error: type[BenchError] = ResultsErr
     except (json.JSONDecodeError, RecursionError) as exc:
         raise error(f"{what} {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise error(f"{what} {path} holds a JSON {type(data).__name__}, not an object: damaged or not ours")
+        raise error(f"{what} {path} holds a JSON {json_type(data)}, not an object: damaged or not ours")
     return data
+
+
+def json_type(value: object) -> str:
+    """JSON's name for the type of a decoded value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def load_versioned(path: Path, what: str, version: int, remedy: str, kind: str | None = None) -> dict[str, Any]:

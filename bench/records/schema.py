@@ -19,6 +19,8 @@ from typing import Annotated, Any, cast
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
+from bench.records.files import json_type
+
 # NaN and infinity are refused: no writer records them (a NaN objective value is a failed trial
 # with value null), so one in a time or CPU field is damage that would poison every mean.
 _CONFIG = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
@@ -288,8 +290,8 @@ class FitParam(TypedDict, total=False):
 
 @with_config(_FIT_CONFIG)
 class FitRow(TypedDict, total=False):
-    model: str
-    status: str
+    model: Token
+    status: Token
     reason: str
     params: dict[str, FitParam]
     covariance: list[list[float]] | None
@@ -305,8 +307,8 @@ class SweepDoc(TypedDict, total=False):
 
     schema_version: int
     kind: str
-    strategy: str
-    status: str
+    strategy: Label
+    status: Token
     workers: list[int]
     config: dict[str, Any]
     machine: Machine | None
@@ -331,7 +333,7 @@ def _adapter(shape: type) -> TypeAdapter[Any]:
 def check(shape: type, data: object) -> dict[str, Any]:
     """`data` as a record of `shape`, or ShapeError saying which field is wrong."""
     if not isinstance(data, dict):
-        raise ShapeError(f"a JSON {type(data).__name__}, not an object")
+        raise ShapeError(f"a JSON {json_type(data)}, not an object")
     try:
         out = cast(dict[str, Any], _adapter(shape).validate_python(data))
     except ValidationError as exc:
@@ -345,7 +347,7 @@ def check(shape: type, data: object) -> dict[str, Any]:
 def check_object(data: object) -> dict[str, Any]:
     """Any JSON object (a JSONL file of no known record shape)."""
     if not isinstance(data, dict):
-        raise ShapeError(f"a JSON {type(data).__name__}, not an object")
+        raise ShapeError(f"a JSON {json_type(data)}, not an object")
     return data
 
 

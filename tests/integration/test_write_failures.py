@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.runs import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "dispatch"
 GA = ["--preset", "smoke", "-n", "8", "-g", "3", "-s", "1", "-p", "16", "-w", "2", "--yes"]

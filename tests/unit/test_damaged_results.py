@@ -85,7 +85,7 @@ def one_error_line(err: str) -> str:
     ("content", "says"),
     [
         (b"[]", "holds a JSON list, not an object"),
-        (b"5", "holds a JSON int, not an object"),
+        (b"5", "holds a JSON number, not an object"),
         (b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary", "is not text"),
         (b"", "is not valid JSON"),
         (b'{"schema_version": 1, "machine": "x"}', "machine"),
