@@ -97,7 +97,11 @@ def json_type(value: object) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object" if isinstance(value, dict) else type(value).__name__
 
 
 def load_versioned(path: Path, what: str, version: int, remedy: str, kind: str | None = None) -> dict[str, Any]:
