@@ -38,7 +38,8 @@ settings.register_profile(
     "ci", max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "fuzz", max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
+    "fuzz", max_examples=int(os.environ.get("COREBENCH_FUZZ_EXAMPLES", "1000")), deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

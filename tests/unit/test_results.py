@@ -184,3 +184,18 @@ def test_records_read_back_are_checked_field_by_field(tmp_path: Path) -> None:
         rows = rd.trials()
     assert rows == [{**good, "end": 2.0}]
     assert rd.skipped["trials.jsonl"].count == 5
+
+
+def test_a_live_tail_keeps_a_partial_line_and_skips_what_is_not_a_record(tmp_path: Path) -> None:
+    from bench.records.schema import check_heartbeat
+    from bench.records.tail import JsonlTail
+
+    path = tmp_path / "heartbeats.jsonl"
+    tail = JsonlTail(path, check_heartbeat)
+    assert tail.read() == []  # not there yet
+    beat = {"t": 1.0, "run": "pool", "pid": 3, "trial": 0, "step": 1, "total": 4}
+    path.write_bytes(json.dumps(beat).encode() + b"\n[1, 2]\n5\n" + b'{"t": "x"}\n' + b'{"t": 2.0, "run": "po')
+    assert tail.read() == [beat] and tail.skipped == 3
+    with path.open("ab") as fh:
+        fh.write(b'ol", "trial": 1}\n')
+    assert tail.read() == [{"t": 2.0, "run": "pool", "trial": 1}]
