@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bench.cli import main
+from tests.conftest import REPO
 from tests.fixtures import synthetic as S
 
 # One example must finish well inside this, or it is a hang (the FIFO case used to block forever).
@@ -48,7 +49,7 @@ def _sim() -> tuple[S.Sim, dict[str, Any]]:
 
 SIM, META = _sim()
 # A real fitted sweep of `pool` (the committed reference one), so an undamaged one is used.
-SWEEP = json.loads((Path(__file__).resolve().parents[2] / "reports/reference/sweep-pool/sweep.json").read_text())
+SWEEP = json.loads((REPO / "reports/reference/sweep-pool/sweep.json").read_text())
 
 scalars = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.sampled_from([0, -1, 1, 0.0, -0.0, 1e308, -1e308])
@@ -211,6 +212,7 @@ def test_gate_on_damaged_results_passes_fails_or_says_why(
             assert "❌ regression" in (root / "gate.md").read_text()
 
 
+@pytest.mark.slow  # a report draws its plots: about a second an example
 @SHARED_CAPTURE
 @given(data=st.data())
 def test_report_on_damaged_results_writes_or_says_why(
