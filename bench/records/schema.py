@@ -7,7 +7,9 @@ are optional (older or partial records lack some) and unknown fields are kept: t
 what a field must be when present, not that it must be there.
 
 Validation is pydantic in strict mode (no "5" -> 5, no true -> 1) on TypedDicts, so the records
-stay plain dicts at runtime and mypy checks the keys readers use.
+stay plain dicts at runtime and mypy checks the keys readers use. The few fields marked Required
+are ones every writer always writes and readers index directly (a trial's start and end, a
+sample's time).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functools import cache
 from typing import Annotated, Any, cast
 
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
-from typing_extensions import TypedDict
+from typing_extensions import Required, TypedDict
 
 from bench.records.files import json_type
 
@@ -53,8 +55,8 @@ class TrialRow(TypedDict, total=False):
     state: Token
     value: float | None
     params: dict[str, Any]
-    start: float
-    end: float
+    start: Required[float]
+    end: Required[float]
     pid: int
     pids: list[int] | None
     worker: str
@@ -139,7 +141,7 @@ class TreeSample(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: float
+    t: Required[float]
     root: int
     interval: float
     n_procs: int
@@ -193,7 +195,7 @@ class StackSample(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: float
+    t: Required[float]
     pid: int
     threads: list[StackThread]
     counts: dict[str, int]

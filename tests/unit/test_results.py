@@ -26,7 +26,7 @@ def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "trials.jsonl"
     out = JsonlSink(path)
     for i in range(3):
-        out.append({"number": i})
+        out.append({"number": i, "start": 0.0, "end": 1.0})
     with path.open("ab") as fh:
         fh.write(b'{"number": 3, "val')  # a writer killed mid-line
     with pytest.warns(SkippedLinesWarning, match=r"1 line skipped in trials.jsonl \(line 4: not JSON"):
@@ -178,12 +178,16 @@ def test_records_read_back_are_checked_field_by_field(tmp_path: Path) -> None:
     rd = RunDir.create(tmp_path, "t")
     good = {"run": "pool", "number": 0, "state": "complete", "start": 1.0, "end": 2, "pid": 7, "pids": None}
     bad = [{**good, "start": "x"}, {**good, "pid": True}, {**good, "pids": [1, "2"]}, {**good, "run": "a b"},
-           {**good, "end": float("nan")}]
+           {**good, "end": float("nan")}, {k: v for k, v in good.items() if k != "start"}]
     rd.file("trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [good, *bad]))
-    with pytest.warns(SkippedLinesWarning, match="5 lines skipped in trials.jsonl"):
+    with pytest.warns(SkippedLinesWarning, match="6 lines skipped in trials.jsonl"):
         rows = rd.trials()
     assert rows == [{**good, "end": 2.0}]
-    assert rd.skipped["trials.jsonl"].count == 5
+    assert rd.skipped["trials.jsonl"].count == 6
+    # A tree sample must say when it was taken (found by the fuzz suite: a KeyError in the plots).
+    rd.file("samples.jsonl").write_text(json.dumps({"kind": "tree", "run": "pool", "procs": []}) + "\n")
+    with pytest.warns(SkippedLinesWarning, match="line 1: t: field required"):
+        assert rd.samples() == []
 
 
 def test_a_live_tail_keeps_a_partial_line_and_skips_what_is_not_a_record(tmp_path: Path) -> None:
