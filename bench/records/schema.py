@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Required, cast
 
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 from bench.records.files import json_type
 
