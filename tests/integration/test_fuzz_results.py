@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bench.cli import main
-from tests.conftest import REPO
-from tests.fixtures import synthetic as S
+from tests.support import synthetic as S
+from tests.support.runs import REPO
 
 # One example must finish well inside this, or it is a hang (the FIFO case used to block forever).
 EXAMPLE_LIMIT_S = 60

@@ -17,7 +17,7 @@ from types import FrameType
 import pytest
 
 from bench.cli import main
-from tests.fixtures import synthetic as S
+from tests.support import synthetic as S
 
 GATE_RULES = '[gate.pool]\nmin_processes = 2\nforbid = ["OVERSUBSCRIBED"]\n'
 HOSTILE = "x`<img src=x onerror=alert(1)>`**b**"

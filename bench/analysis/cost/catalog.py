@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from bench.errors import ConfigError
 
 SHIPPED = "bench/data/prices.toml"
+VM_NAME = re.compile(r"[A-Za-z0-9 _.:/()+-]{1,64}")
 SHIPPED_FILE = Path(__file__).resolve().parents[2] / "data" / "prices.toml"
 UNVERIFIED = "unverified"
 UNKNOWN = "unknown"
@@ -87,6 +89,9 @@ def _entry(e: Any, i: int, source: str) -> VmPrice:
     if not isinstance(name, str) or not name.strip():
         raise _fail(source, f"entry {i} needs a name")
     name = name.strip()
+    if not VM_NAME.fullmatch(name):
+        # Names are table headers of the report: no markup, no HTML.
+        raise _fail(source, f"entry {i}: name {name[:40]!r} may hold only letters, digits, spaces and . _ - / ( ) + :")
     if "usd_per_hour" in e and "price_per_hour" not in e:
         raise _fail(source, f"{name}: usd_per_hour is now price_per_hour with currency = \"USD\"; "
                             "each entry also needs kind, region, as_of and source")
