@@ -167,26 +167,3 @@ def passed(checks: list[Check]) -> bool:
     """The gate passes when at least one check ran and none failed: a gate that checked nothing
     has not shown that anything holds."""
     return bool(checks) and all(c.passed for c in checks)
-
-
-def render_markdown(checks: list[Check], title: str) -> str:
-    """gate.md; `title` is already markdown (its paths escaped by the caller)."""
-    from bench.report.cells import esc, md
-
-    failed = [c for c in checks if not c.passed]
-    verdict = "✅ pass" if passed(checks) else "❌ nothing checked" if not checks else "❌ regression"
-    lines = [f"## corebench gate: {verdict}", "", title, "",
-             "| run | rule | measured | limit | result |", "|---|---|---|---|---|"]
-    for c in checks:
-        # The run label may come from the rule file's table names: escaped. Rule names, figures
-        # and limits are corebench's own text.
-        cells = (md(c.run), c.rule, c.measured, c.limit, "✅" if c.passed else "❌")
-        lines.append("| " + " | ".join(esc(x) for x in cells) + " |")
-    lines.append("")
-    lines.append(f"{len(checks) - len(failed)} of {len(checks)} checks passed.")
-    if not checks:
-        lines.append(f"Failed: {NOTHING_CHECKED}.")
-    if failed:
-        lines.append("Reproduce with `bench compare` and read the report's findings; "
-                     "runbooks/gate-failed.md says what each rule means.")
-    return "\n".join(lines) + "\n"

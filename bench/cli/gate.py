@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from bench.analysis.diagnose import Recorded, analyse, run_metrics
-    from bench.analysis.gate import NOTHING_CHECKED, evaluate, parse_rules, passed, render_markdown
+    from bench.analysis.gate import NOTHING_CHECKED, evaluate, parse_rules, passed
     from bench.report.cells import md
+    from bench.report.gate_md import render_markdown
 
     _check_writable(args.junit, "--junit")
     source, table = load_gate_table(args.config, Path.cwd())
