@@ -17,7 +17,6 @@ from bench.analysis.diagnose import Diagnosis, Recorded, analyse
 from bench.config.labels import base_name
 from bench.errors import ConfigError, ResultsError
 from bench.report import cost, hypotheses, matrix
-from bench.report.cells import md
 from bench.report.cost import ScalingModel
 from bench.report.markdown import ReportParts, render
 
@@ -104,7 +103,7 @@ def scaling_model(d: Diagnosis, sweep: str | Path | Sequence[str | Path] | None 
         return fitted([(found, f"{SWEEP_FILE} in this results directory")])
     except ResultsError as exc:
         return cost.DefaultModel(rec.machine, None, bases,
-                                 preface=f"The sweep saved here was not used: {md(str(exc))}.")
+                                 preface=f"The sweep saved here was not used: {exc}.")
 
 
 def write_report(
