@@ -231,6 +231,14 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         )
     if version == 2 and not isinstance(data.get("sweeps"), dict):
         raise ResultsError(f"{f} holds no per-strategy sweeps")
+    from bench.records import schema
+
+    try:  # the shapes of the fields readers use, in the file and in each per-strategy sweep
+        schema.check(schema.SweepDoc, data)
+        for one in (data.get("sweeps") or {}).values():
+            schema.check(schema.SweepDoc, one)
+    except schema.ShapeError as exc:
+        raise ResultsError(f"{f} is damaged: {exc}") from None
     return data
 
 
