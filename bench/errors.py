@@ -31,6 +31,13 @@ class ResultsError(BenchError):
     """A results directory is missing, unreadable or of another schema version."""
 
 
+class ResultsWriteFailed(BenchError):
+    """The results directory could not be written mid-run (disk full, removed, read-only); the
+    run stopped, what was recorded before stays readable."""
+
+    exit_code = 1
+
+
 class ProbeError(BenchError):
     """A probe cannot watch its target (no such process, not permitted)."""
 
@@ -39,6 +46,10 @@ class GateFailed(BenchError):
     """The regression gate found a regression."""
 
     exit_code = 1
+
+
+class GateNothingChecked(ConfigError):
+    """The gate's rules matched no run of the results: nothing was checked, so it cannot pass."""
 
 
 class Interrupted(BenchError):

@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bench.run.reaper import become_subreaper
 from tests.support.processes import (
@@ -29,6 +30,19 @@ from tests.support.processes import (
     stop_tree,
 )
 from tests.support.runs import RunResult, run_bench
+
+# Fuzz budgets (tests/integration/test_fuzz_*.py): "ci" keeps the suite's time, "fuzz" is a long
+# local run (HYPOTHESIS_PROFILE=fuzz). Examples run the real CLI in-process and are not timed (a
+# loaded machine must not fail them); each test bounds one example itself. No example database:
+# nothing is written into the checkout.
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("COREBENCH_FUZZ_EXAMPLES", "1000")), deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

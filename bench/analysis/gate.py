@@ -18,6 +18,7 @@ Only ratios measured within one run are compared, never absolute seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +71,10 @@ def parse_rules(table: Mapping[str, Any], source: str = "gate rules") -> dict[st
         for key in ("min_speedup", "min_efficiency", "max_drop"):
             if key in rules:
                 v = rules[key]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                    raise ConfigError(f"{source}: {label}.{key} must be a non-negative number, got {v!r}")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                    raise ConfigError(
+                        f"{source}: {label}.{key} must be a finite non-negative number, got {v!r}"
+                    )
                 kw[key] = float(v)
         if "min_processes" in rules:
             v = rules["min_processes"]
@@ -154,16 +157,13 @@ def _apply(label: str, rs: RuleSet, m: Mapping[str, Any], base: Mapping[str, Any
     return out
 
 
-def render_markdown(checks: list[Check], title: str) -> str:
-    failed = [c for c in checks if not c.passed]
-    verdict = "❌ regression" if failed else "✅ pass"
-    lines = [f"## corebench gate: {verdict}", "", title, "",
-             "| run | rule | measured | limit | result |", "|---|---|---|---|---|"]
-    for c in checks:
-        lines.append(f"| {c.run} | {c.rule} | {c.measured} | {c.limit} | {'✅' if c.passed else '❌'} |")
-    lines.append("")
-    lines.append(f"{len(checks) - len(failed)} of {len(checks)} checks passed.")
-    if failed:
-        lines.append("Reproduce with `bench compare` and read the report's findings; "
-                     "runbooks/gate-failed.md says what each rule means.")
-    return "\n".join(lines) + "\n"
+NOTHING_CHECKED = (
+    "no rule matched a run in these results, so nothing was checked: name the results' run labels "
+    "in the gate rules (or add a `default` table)"
+)
+
+
+def passed(checks: list[Check]) -> bool:
+    """The gate passes when at least one check ran and none failed: a gate that checked nothing
+    has not shown that anything holds."""
+    return bool(checks) and all(c.passed for c in checks)

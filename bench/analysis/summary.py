@@ -8,10 +8,11 @@ One-time start-up (worker spawn, imports, Ray start) is reported separately as `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bench.config.labels import base_name
+from bench.records.schema import RunRow, TrialRow
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ class RunSummary:
         return None if self.storage_s is None or not self.storage_trials else self.storage_s / self.storage_trials
 
 
-def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[RunSummary]:
-    last: dict[str, dict[str, Any]] = {}
+def summarize(runs: Iterable[RunRow], trials: Iterable[TrialRow]) -> list[RunSummary]:
+    last: dict[str, RunRow] = {}
     for rec in runs:
         last[str(rec.get("run"))] = rec
-    by_run: dict[str, list[dict[str, Any]]] = {}
+    by_run: dict[str, list[TrialRow]] = {}
     for t in trials:
         by_run.setdefault(str(t.get("run")), []).append(t)
     rows: list[RunSummary] = []
@@ -66,7 +67,7 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         # trials ran too, in a process the records cannot name (pid 0).
         started = [t for t in ts if t.get("pid") or t.get("mode") == "ask_tell"]
         # islands records every island process of a trial in `pids`.
-        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid")]) if p}
+        pid_set = {p for t in started for p in (t.get("pids") or [t.get("pid") or 0]) if p}
         wall = rec.get("wall")
         work = None
         if ok:
@@ -74,7 +75,7 @@ def summarize(runs: list[dict[str, Any]], trials: list[dict[str, Any]]) -> list[
         startup = None
         if started and rec.get("start") is not None:
             startup = max(0.0, min(float(t["start"]) for t in started) - float(rec["start"]))
-        timed = [float(t["storage_s"]) for t in ts if t.get("storage_s") is not None]
+        timed = [float(s) for t in ts if (s := t.get("storage_s")) is not None]
         callers = int(rec.get("storage_callers") or 1)
         storage_s = sum(timed) if timed else None
         share = None

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
-from typing import NoReturn
+import traceback
+import warnings
+from collections.abc import Iterator
+from typing import NoReturn, TextIO
 
 from bench import __version__
 from bench.errors import BenchError
@@ -48,18 +53,46 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# Exit code of a defect in corebench itself: not 1, which `bench gate` and a stopped run use, and
+# not 2, which says the input was bad.
+EXIT_INTERNAL = 3
+DEBUG_ENV = "BENCH_DEBUG"
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Warnings corebench gives the user (lines skipped in a results file) as one line each,
+    `bench: warning: ...`, whatever the warning filters say (pytest's "error" included)."""
+    from bench.records.rundir import SkippedLinesWarning
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
+            if issubclass(category, SkippedLinesWarning):
+                print(f"bench: warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", SkippedLinesWarning)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every BenchError into one line on stderr and its exit code."""
     args_list = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in args_list if a in COMMANDS), None)
     try:
-        parser = build_parser(command)
-        args = parser.parse_args(args_list)
-        if args.command is None:
-            parser.print_help()
-            return 2
-        module = importlib.import_module(COMMANDS[args.command][0])
-        return int(module.run(args))
+        with _warnings_as_lines():
+            parser = build_parser(command)
+            args = parser.parse_args(args_list)
+            if args.command is None:
+                parser.print_help()
+                return 2
+            module = importlib.import_module(COMMANDS[args.command][0])
+            return int(module.run(args))
     except BenchError as exc:
         from probes.redact import redact
 
@@ -70,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not bad input: still one line (CI must not read it as a regression, exit 1),
+        # with the traceback when asked for.
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exc()
+        print(f"bench: internal error: {type(exc).__name__}: {str(exc)[:300]} "
+              f"(a corebench bug; {DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def console_main() -> NoReturn:

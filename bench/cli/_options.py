@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import config as config_mod
 from bench.config import Config
+from bench.errors import ConfigError
 
 # Flag dest -> Config field, for flags whose default must stay None ("not given").
 _FIELDS = (
@@ -57,7 +58,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--direction", help="minimize | maximize (default: maximize for the GA, minimize otherwise)")
     g.add_argument("-o", "--out", help="results root directory (default: reports/)")
-    g.add_argument("--name", help="results directory name (default: a timestamp)")
+    g.add_argument("--name", type=_results_name,
+                   help="results directory name, one path component (default: a timestamp)")
     g.add_argument("--ray-address", dest="ray_address", help="join an existing Ray cluster")
     g.add_argument("--probe-interval", dest="probe_interval", type=float, help="process-tree sample period, s")
     g.add_argument("--stack-interval", dest="stack_interval", type=float, help="py-spy stack sample period, s")
@@ -81,6 +83,16 @@ def add_verbosity_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
                    help="a line per trial, and the libraries' own output (Ray, loky, Optuna) on "
                    "the terminal instead of the results directory's bench.log")
+
+
+def _results_name(value: str) -> str:
+    """--name is checked as it is parsed, before anything is created or run."""
+    from bench.records.rundir import check_name
+
+    try:
+        return check_name(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def flags_from(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sys
 from bench.cli._json import add_json_argument, emit_results, human_output
 from bench.cli._options import add_search_arguments, add_verbosity_arguments, print_checked, resolve_config
 from bench.config import Config
-from bench.errors import ConfigError
+from bench.errors import ConfigError, ResultsError, ResultsWriteFailed
 from bench.records.rundir import RunDir
 
 
@@ -105,7 +105,13 @@ def finish(rd: RunDir, write_report: bool = True, verbosity: int = 0) -> int:
     if write_report:
         from bench.report import write_report as render
 
-        path = render(rd.path)
+        try:
+            path = render(rd.path)
+        except ResultsError as exc:
+            # The run itself is saved; only its report could not be written.
+            raise ResultsWriteFailed(
+                f"report not written: {exc}; the results are saved: `bench report {rd.path}` writes it"
+            ) from None
         if verbosity < 0:
             from bench.report.json_out import FINDINGS_FILE, read_document
 

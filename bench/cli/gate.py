@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bench.cli._json import add_json_argument, emit, human_output
-from bench.errors import ConfigError, ResultsError
+from bench.errors import ConfigError, GateNothingChecked, ResultsError
+from bench.records.files import read_toml
 from bench.records.rundir import load_meta
 
 
@@ -33,13 +34,10 @@ def load_gate_table(config: str | None, cwd: Path) -> tuple[str, dict[str, Any]]
             if config:
                 raise ConfigError(f"gate rule file {config} does not exist")
             continue
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read gate rule file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"gate rule file {path} is invalid TOML: {exc}") from None
-        table = data.get("tool", {}).get("bench", {}).get("gate", data.get("gate"))
+        data = read_toml(path, "gate rule file", ConfigError)
+        tool = data.get("tool")
+        bench = tool.get("bench") if isinstance(tool, dict) else None
+        table = bench.get("gate") if isinstance(bench, dict) and "gate" in bench else data.get("gate")
         if table is not None:
             return str(path), table
         if config:
@@ -58,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from bench.analysis.diagnose import Recorded, analyse, run_metrics
-    from bench.analysis.gate import evaluate, parse_rules, render_markdown
+    from bench.analysis.gate import NOTHING_CHECKED, evaluate, parse_rules, passed
+    from bench.report.cells import md
+    from bench.report.gate_md import render_markdown
 
     _check_writable(args.junit, "--junit")
     source, table = load_gate_table(args.config, Path.cwd())
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     diagnosis = analyse(Recorded.load(args.results))
     metrics = run_metrics(diagnosis)
     base_metrics = None
-    title = f"Results: `{args.results}` · rules: `{source}`"
+    title = f"Results: {md(args.results, code=True)} · rules: {md(source, code=True)}"
     if args.baseline:
         base_meta = load_meta(args.baseline)
         mine, theirs = meta.get("machine", {}), base_meta.get("machine", {})
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                 "Pass --allow-different-machine to compare anyway"
             )
         base_metrics = run_metrics(args.baseline)
-        title += f" · baseline: `{args.baseline}`"
+        title += f" · baseline: {md(args.baseline, code=True)}"
     checks = evaluate(rules, metrics, base_metrics)
     text = render_markdown(checks, title)
     failed = [c for c in checks if not c.passed]
@@ -98,7 +98,10 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     doc = diagnosis_document(diagnosis, "gate")
     doc["gate"] = gate_section(checks, source, args.baseline)
-    return (1 if failed else 0), doc
+    if not checks:
+        # Not a regression (exit 1) but a gate that cannot say anything: bad input, exit 2.
+        raise GateNothingChecked(f"gate: {NOTHING_CHECKED}")
+    return (0 if passed(checks) else 1), doc
 
 
 def _check_writable(dest: str | None, flag: str) -> None:
@@ -107,7 +110,7 @@ def _check_writable(dest: str | None, flag: str) -> None:
 
 
 def _ci_outputs(args: argparse.Namespace, checks: list[Any], text: str, source: str,
-                meta: dict[str, Any]) -> None:
+                meta: Mapping[str, Any]) -> None:
     """JUnit XML when asked; under GitHub Actions, annotations and the step summary too."""
     import sys
 

@@ -1,7 +1,15 @@
-"""How figures read in a markdown table cell: units, marks (✅ ⚠️ ❌) and escaping."""
+"""How figures read in a markdown table cell: units, marks (✅ ⚠️ ❌) and escaping.
+
+`md` is the one escaping function for text that comes from a results directory or the user
+(a directory name, a command line, a run's reason, a probe's note, machine facts, finding
+evidence): report.md and gate.md put such text nowhere else. Run labels and the other token
+fields (status, kind, strategy, state) are checked against bench.records.schema.TOKEN when
+loaded, so they hold no character markdown or HTML reads.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bench.analysis.diagnose import findings as F
@@ -11,9 +19,36 @@ SEVERITY_MARK = {F.ERROR: BAD, F.WARNING: WARN, F.INFO: INFO, F.OK: GOOD}
 NA = "—"
 
 
+# Free text in a report is cut here: a 50 MB note or reason must not become a 50 MB report.
+TEXT_LIMIT = 300
+# Characters markdown (CommonMark + GitHub) reads as markup mid-line, and HTML's three.
+_MARKUP = re.compile(r"[\\`*_\[\]~|]")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_PIPE = re.compile(r"(?<!\\)\|")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def md(value: object, *, code: bool = False, limit: int = TEXT_LIMIT) -> str:
+    """`value` as inline markdown that shows exactly its text: on one line, at most `limit`
+    characters (cut with "…"), no markup or HTML taking effect. `code=True` makes it a code
+    span (a fence longer than any backtick run inside, so the text cannot close it; HTML is
+    not read inside one; `table` escapes its pipes)."""
+    text = _CONTROL.sub(" ", str(value))
+    if len(text) > limit:
+        text = text[: max(0, limit - 1)].rstrip() + "…"
+    if code:
+        longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+        fence = "`" * (longest + 1)
+        pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+        return f"{fence}{pad}{text}{pad}{fence}"
+    text = _MARKUP.sub(lambda m: "\\" + m.group(0), text)
+    return "".join(_HTML.get(ch, ch) for ch in text)
+
+
 def esc(text: object) -> str:
     """Text safe inside a table cell: no pipe splits the row, no newline ends it."""
-    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    # A pipe `md` already escaped keeps its one backslash.
+    return _PIPE.sub(r"\\|", str(text)).replace("\r", " ").replace("\n", " ")
 
 
 def pct(v: float | None, digits: int = 0) -> str:

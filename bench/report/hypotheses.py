@@ -116,7 +116,7 @@ def multiprocessing_broken(d: Diagnosis) -> Hypothesis:
         parts = []
         for lb in broken:
             s = d.recorded.summaries.get(lb)
-            reason = f" ({s.reason})" if s is not None and s.reason else ""
+            reason = f" ({c.md(s.reason)})" if s is not None and s.reason else ""
             parts.append(
                 f"`{lb}`: {d.contexts[lb].status}{reason}, "
                 f"{obs[lb].trial_pids} process(es) ran trials"
@@ -269,7 +269,7 @@ def start_method(d: Diagnosis) -> Hypothesis:
         sf, ss = d.recorded.summaries[fork], d.recorded.summaries[spawn]
         if (sf.status == "ok") != (ss.status == "ok"):
             bad = ss if sf.status == "ok" else sf
-            parts.append(f"`{bad.label}` {bad.status}" + (f": {bad.reason}" if bad.reason else ""))
+            parts.append(f"`{bad.label}` {bad.status}" + (f": {c.md(bad.reason)}" if bad.reason else ""))
             proven = True
             continue
         if not sf.throughput or not ss.throughput:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from bench import __version__
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings import storage_bound
+from bench.records.schema import RunRow
 from bench.report import cells as c
 from bench.report import matrix, nodes, watch
 from bench.report.cost import TRIALS_PER_QUOTE, Catalog, MeasuredCost, ProjectedCost, ScalingModel
@@ -53,10 +54,10 @@ def _gib(n: Any) -> str:
     return f"{n / 2**30:.1f} GiB" if isinstance(n, int) and n else "?"
 
 
-def _q(d: dict[str, Any], key: str) -> str:
-    """A value for the header, "?" when missing."""
+def _q(d: Mapping[str, Any], key: str, code: bool = False) -> str:
+    """A value for the header, escaped (it comes from run.json), "?" when missing."""
     v = d.get(key)
-    return "?" if v is None else str(v)
+    return c.md("?" if v is None else v, code=code)
 
 
 def _command(argv: Any) -> str:
@@ -78,43 +79,43 @@ def header(d: Diagnosis) -> str:
     )
     versions = m.get("versions") or {}
     shown = ("torch", "optuna", "joblib", "ray", "numpy")
-    libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v and k in shown)
+    libs = c.md(", ".join(f"{k} {v}" for k, v in versions.items() if v and k in shown))
     env = m.get("thread_env") or {}
-    env_text = ", ".join(f"{k}={v}" for k, v in env.items()) or "none set"
+    env_text = c.md(", ".join(f"{k}={v}" for k, v in env.items()) or "none set")
     smt = {"True": "SMT on", "False": "no SMT"}.get(str(m.get("smt")), "SMT unknown")
     cmd = _command(meta.get("command"))
     if cfg.get("objective"):
-        workload = f"user objective `{_q(cfg, 'objective')}`"
+        workload = f"user objective {_q(cfg, 'objective', code=True)}"
     else:
         workload = (
             f"GA {_q(cfg, 'generations')} generations × {_q(cfg, 'seeds')} seed(s), population "
-            f"{_q(cfg, 'population')}, mode `{_q(cfg, 'mode')}`"
+            f"{_q(cfg, 'population')}, mode {_q(cfg, 'mode', code=True)}"
         )
     title = d.recorded.path.name if d.recorded.path else meta.get("run_id", "")
     lines = [
-        f"# corebench report: {title}",
+        f"# corebench report: {c.md(title)}",
         "",
         verdict(d),
         "",
         f"- **Machine:** {_q(m, 'cpu_model')}; {_q(m, 'usable_cores')} usable cores "
         f"({_q(m, 'logical_cores')} logical, {_q(m, 'physical_cores')} physical, {smt}); "
-        f"{_gib(m.get('memory_bytes'))}; fingerprint `{_q(m, 'id')}`",
+        f"{_gib(m.get('memory_bytes'))}; fingerprint {_q(m, 'id', code=True)}",
         f"- **Software:** Python {_q(m, 'python')}; {libs or 'versions unknown'}; "
         f"torch threads {_q(m, 'torch_threads')}; thread env: {env_text}",
         f"- **Search:** {_q(cfg, 'trials')} trials of {workload}; {_q(cfg, 'workers')} workers, "
-        f"threads `{_q(cfg, 'threads')}`, start method `{_q(cfg, 'start_method')}`, "
-        f"sampler `{_q(cfg, 'sampler')}`"
-        + (f", pruner `{cfg['pruner']}`" if cfg.get("pruner") not in (None, "none") else "")
-        + f" (preset `{_q(cfg, 'preset')}`){_params_paths(d.recorded.runs)}",
+        f"threads {_q(cfg, 'threads', code=True)}, start method {_q(cfg, 'start_method', code=True)}, "
+        f"sampler {_q(cfg, 'sampler', code=True)}"
+        + (f", pruner {_q(cfg, 'pruner', code=True)}" if cfg.get("pruner") not in (None, "none") else "")
+        + f" (preset {_q(cfg, 'preset', code=True)}){_params_paths(d.recorded.runs)}",
         f"- **Date:** {_when(meta.get('created'))}; **commit:** "
-        + (f"`{str(commit)[:12]}`{dirty}" if commit else "not a git checkout")
-        + f"; corebench {meta.get('corebench_version', '?')}",
+        + (f"{c.md(str(commit)[:12], code=True)}{dirty}" if commit else "not a git checkout")
+        + f"; corebench {_q(meta, 'corebench_version')}",
     ]
     if watch.is_watch(d):
         # A watched program is the user's own: there is no bench search config to show.
         lines = [x for x in lines if not x.startswith("- **Search:**")]
     if cmd:
-        lines.append(f"- **Command:** `{cmd}`")
+        lines.append(f"- **Command:** {c.md(cmd, code=True, limit=2000)}")
     return "\n".join(lines)
 
 
@@ -144,7 +145,7 @@ def matrix_section(p: ReportParts) -> str:
     down = [r for r in p.matrix if r.status != "ok"]
     if down:
         out += ["", "Runs that did not complete:"]
-        out += [f"- `{r.label}`: {r.status}" + (f": {r.reason}" if r.reason else "") for r in down]
+        out += [f"- `{r.label}`: {r.status}" + (f": {c.md(r.reason)}" if r.reason else "") for r in down]
     out += node_sections(p.diagnosis)
     return "\n".join(out)
 
@@ -189,7 +190,7 @@ _PATHS = {
 }
 
 
-def _params_paths(runs: dict[str, dict[str, Any]]) -> str:
+def _params_paths(runs: Mapping[str, RunRow]) -> str:
     """Which way each run's parameters were chosen (runs recorded before this field: nothing)."""
     by_path: dict[str, list[str]] = {}
     for label, rec in runs.items():
@@ -295,7 +296,7 @@ def findings_section(p: ReportParts) -> str:
             out += [
                 f"- {c.SEVERITY_MARK[f.severity]} **{f.code}**: {f.explanation}",
                 f"  - *Next:* {f.action}",
-                f"  - *Evidence:* `{ev}`",
+                f"  - *Evidence:* {c.md(ev, code=True, limit=2000)}",
                 f"  - *Runbook:* {runbook_link(f.runbook, p.report_dir)}",
             ]
     if len(out) == 1:
@@ -316,7 +317,7 @@ def notes_section(p: ReportParts) -> str:
         key = (
             str(n.get("level") or "info"),
             str(n.get("probe") or "probe"),
-            str(n.get("message") or ""),
+            c.md(n.get("message") or ""),
         )
         runs = grouped.setdefault(key, [])
         if n.get("run") and str(n["run"]) not in runs:
@@ -325,7 +326,7 @@ def notes_section(p: ReportParts) -> str:
     for (level, probe, message), runs in grouped.items():
         mark = {"error": c.BAD, "warning": c.WARN}.get(level, c.INFO)
         where = f" (runs: {', '.join(f'`{r}`' for r in runs)})" if runs else ""
-        lines.append(f"- {mark} **{probe}** ({level}): {c.esc(message)}{where}")
+        lines.append(f"- {mark} **{probe}** ({level}): {message}{where}")
     if not any(obs.stacks for obs in d.observations.values()) and d.observations:
         lines.append(
             f"- {c.WARN} **report**: no stack samples in this results directory, so thread states "
@@ -338,7 +339,7 @@ def render(p: ReportParts) -> str:
     d = p.diagnosis
     src = d.recorded.path
     footer = f"---\nGenerated by corebench {__version__} from saved results only" + (
-        f"; regenerate with `bench report {src}`." if src else "."
+        f"; regenerate with {c.md(f'bench report {src}', code=True, limit=2000)}." if src else "."
     )
     watched = watch.is_watch(d)
     sections = [

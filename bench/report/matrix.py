@@ -167,7 +167,7 @@ def _storage(r: MatrixRow) -> str:
 def _status(r: MatrixRow) -> str:
     if r.status == "ok":
         return "ok"
-    return f"{c.STOP} {r.status}" + (f": {r.reason[:80]}" if r.reason else "")
+    return f"{c.STOP} {r.status}" + (f": {c.md(r.reason, limit=80)}" if r.reason else "")
 
 
 def findings_cell(fs: tuple[Finding, ...]) -> str:

@@ -5,7 +5,7 @@ probes' samples (kind "node", see probes.ray_nodes) and the trial records' `node
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,14 +49,14 @@ class NodeRow:
     cores_busy_peak: float | None
 
 
-def rows(samples: Iterable[dict[str, Any]], trials: Iterable[dict[str, Any]]) -> list[NodeRow]:
+def rows(samples: Iterable[Mapping[str, Any]], trials: Iterable[Mapping[str, Any]]) -> list[NodeRow]:
     """One row per node seen in the node samples or the trial records, ordered by trials run
     (most first), then host and id."""
-    by_node: dict[str, list[dict[str, Any]]] = {}
+    by_node: dict[str, list[Mapping[str, Any]]] = {}
     for s in samples:
         if s.get("kind") == NODE_KIND and s.get("node_id"):
             by_node.setdefault(str(s["node_id"]), []).append(s)
-    ran: dict[str, list[dict[str, Any]]] = {}
+    ran: dict[str, list[Mapping[str, Any]]] = {}
     for t in trials:
         if t.get("node") and t.get("state") != CANCELLED:
             ran.setdefault(str(t["node"]), []).append(t)
@@ -65,7 +65,7 @@ def rows(samples: Iterable[dict[str, Any]], trials: Iterable[dict[str, Any]]) ->
     return out
 
 
-def _row(node: str, samples: list[dict[str, Any]], trials: list[dict[str, Any]]) -> NodeRow:
+def _row(node: str, samples: list[Mapping[str, Any]], trials: list[Mapping[str, Any]]) -> NodeRow:
     samples = sorted(samples, key=lambda s: s.get("t", 0.0))
     last = samples[-1] if samples else {}
     hosts = {str(t.get("host")) for t in trials if t.get("host")}
@@ -108,7 +108,7 @@ def _row(node: str, samples: list[dict[str, Any]], trials: list[dict[str, Any]])
     )
 
 
-def without_node(trials: Iterable[dict[str, Any]]) -> int:
+def without_node(trials: Iterable[Mapping[str, Any]]) -> int:
     """Trials that ran (not cancelled) but whose record names no node: lost before reporting."""
     return sum(1 for t in trials if not t.get("node") and t.get("state") != CANCELLED)
 
@@ -125,7 +125,7 @@ def render(rs: list[NodeRow], lost: int = 0) -> str:
         probed = r.samples > 0
         body.append([
             f"`{r.node_id[:8]}`",
-            f"{r.hostname} ({r.ip})",
+            f"{c.md(r.hostname)} ({c.md(r.ip)})",
             _cpus(r),
             f"{r.trials} ({r.trials_complete})",
             f"{r.workers_seen} · {r.workers_busy_peak} · {r.trial_pids}" if probed

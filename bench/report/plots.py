@@ -3,12 +3,14 @@ threads over time, and useful throughput per run."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose.observe import cpu_cores, run_tree, runnable_threads
+from bench.records.schema import TreeSample
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,7 +43,7 @@ def _figure(panels: int) -> tuple[Figure, list[Axes]]:
     return fig, flat[:panels]
 
 
-def _trees(d: Diagnosis) -> dict[str, list[dict[str, Any]]]:
+def _trees(d: Diagnosis) -> dict[str, list[TreeSample]]:
     """Each run's process-tree samples, as the diagnosis reads them (`observe.run_tree`: a run over
     several Ray nodes is its nodes' workers merged); runs without any are left out."""
     trees = {lb: run_tree(d.recorded.samples.get(lb, []))[0] for lb in d.recorded.labels}
@@ -56,7 +58,7 @@ def _capacity(d: Diagnosis, label: str) -> tuple[int, str]:
     return d.recorded.usable_cores, f"{d.recorded.usable_cores} cores"
 
 
-def _t0(d: Diagnosis, label: str, tree: list[dict[str, Any]]) -> float:
+def _t0(d: Diagnosis, label: str, tree: list[TreeSample]) -> float:
     start = d.observations[label].run_start
     return start if start is not None else float(tree[0]["t"])
 
@@ -219,10 +221,26 @@ def throughput_plot(d: Diagnosis, path: Path) -> Path | None:
 
 
 def write_plots(d: Diagnosis, out_dir: Path, stem: str) -> dict[str, Path]:
-    """Every plot that has data, as `<stem>_<name>.png` in out_dir; name -> path."""
+    """Every plot that has data, as `<stem>_<name>.png` in out_dir; name -> path.
+
+    Each is drawn into a temp file and renamed over its name, so a full disk leaves the previous
+    plot (or none), never half a PNG; the failure is one ResultsError naming the file.
+    """
+    import os
+
+    from bench.errors import ResultsError
+
     made: dict[str, Path] = {}
     for name, fn in (("cpu", cpu_plot), ("threads", threads_plot), ("throughput", throughput_plot)):
-        p = fn(d, out_dir / f"{stem}_{name}.png")
-        if p is not None:
-            made[name] = p
+        path = out_dir / f"{stem}_{name}.png"
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        try:
+            if fn(d, tmp) is None:
+                continue
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise ResultsError(f"cannot write plot {path}: {exc.strerror or exc}") from None
+        made[name] = path
     return made

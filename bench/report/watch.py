@@ -3,7 +3,7 @@ its trials were traced from inside, and the cost line at the measured rate."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.analysis.diagnose import Diagnosis
@@ -16,7 +16,7 @@ def is_watch(d: Diagnosis) -> bool:
     return d.recorded.meta.get("kind") == "watch"
 
 
-def rate(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> dict[str, Any] | None:
+def rate(trials: Sequence[Mapping[str, Any]], price_per_hour: float | None) -> dict[str, Any] | None:
     """Complete trials per minute over the work phase (first trial start to last complete end) and
     "at this rate, 100 trials take X h: $Y"; None when no trial completed in measurable time."""
     ok = [t for t in trials if t.get("state") == "complete" and t.get("start") and t.get("end")]
@@ -40,7 +40,7 @@ def rate(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> dict
     return out
 
 
-def cost_text(trials: Sequence[dict[str, Any]], price_per_hour: float | None) -> str:
+def cost_text(trials: Sequence[Mapping[str, Any]], price_per_hour: float | None) -> str:
     r = rate(trials, price_per_hour)
     return "no trial completed, so there is no rate to project" if r is None else str(r["text"])
 

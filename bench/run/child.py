@@ -28,10 +28,14 @@ from bench.trial.execute import RunControl, preload
 from bench.trial.lifeline import die_with_parent, parent_from_env
 from bench.workload.objective import objective_from_config
 from probes.redact import redact
+from probes.sink import WriteFailed
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 3
+# The results directory could not be written (disk full, removed, read-only): the runner stops
+# the plan, since every later run would fail the same way.
+EXIT_WRITE_FAILED = 4
 
 
 class _InterruptedTwice(RunControl):
@@ -184,6 +188,8 @@ def run_child(run_dir: Path, label: str) -> int:
     except _InterruptedTwice:  # raised by on_signal at the second signal only
         status, reason = "interrupted", (
             f"signal {signalled[0]}, then signal {signalled[-1]}: stopped without waiting for the trials")
+    except WriteFailed:
+        raise  # nothing more can be recorded; main says so in one line
     except Exception as exc:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         sys.stderr.write(redact(traceback.format_exc()))
@@ -209,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except WriteFailed:
+        # The runner says what failed in its one line (it sees the same directory).
+        return EXIT_WRITE_FAILED
 
 
 if __name__ == "__main__":

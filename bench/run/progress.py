@@ -6,7 +6,6 @@ processes and Ray tasks. A rich live table on a terminal; plain periodic lines o
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -14,37 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bench.records.rundir import HEARTBEATS_FILE, TRIALS_FILE
+from bench.records.schema import Heartbeat, TrialRow, check_heartbeat, check_trial
+from bench.records.tail import JsonlTail
+
 PLAIN_EVERY_S = 10.0
 
 
-class _Tail:
-    """Incremental reader of an append-only JSONL file (keeps a partial last line for later)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.buf = b""
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        self.buf += data
-        *lines, self.buf = self.buf.split(b"\n")
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
-
-
-def trial_line(t: dict[str, Any]) -> str:
+def trial_line(t: TrialRow) -> str:
     """One finished trial, as -v prints it."""
     took = ""
     if t.get("start") is not None and t.get("end") is not None:
@@ -75,13 +51,14 @@ class ProgressState:
         self.workers: dict[str, WorkerState] = {}
         self.last_beat = time.time()
 
-    def fold(self, beats: list[dict[str, Any]], trials: list[dict[str, Any]]) -> None:
+    def fold(self, beats: list[Heartbeat], trials: list[TrialRow]) -> None:
         for b in beats:
             if b.get("run") != self.label:
                 continue
             key = f"{b.get('pid')}:{b.get('tid')}"
-            self.workers[key] = WorkerState(int(b["trial"]), int(b["step"]), int(b["total"]), float(b["t"]))
-            self.last_beat = max(self.last_beat, float(b["t"]))
+            at = b.get("t", self.last_beat)
+            self.workers[key] = WorkerState(b.get("trial", -1), b.get("step", 0), b.get("total", 0), at)
+            self.last_beat = max(self.last_beat, at)
         for t in trials:
             if t.get("run") != self.label:
                 continue
@@ -112,8 +89,8 @@ class Progress:
         stream: TextIO | None = None, interval: float = 0.5, trial_lines: bool = False,
     ) -> None:
         self.state = ProgressState(label, total_trials)
-        self.beats = _Tail(run_dir / "heartbeats.jsonl")
-        self.trials = _Tail(run_dir / "trials.jsonl")
+        self.beats = JsonlTail(run_dir / HEARTBEATS_FILE, check_heartbeat)
+        self.trials = JsonlTail(run_dir / TRIALS_FILE, check_trial)
         # Skip what earlier runs wrote: this display is about one label from now on.
         for tail in (self.beats, self.trials):
             try:

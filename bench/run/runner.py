@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -13,17 +14,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from bench import __version__
 from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name
-from bench.errors import Interrupted
-from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, RunDir
+from bench.errors import Interrupted, ResultsError, ResultsWriteFailed
+from bench.records.rundir import RUNS_FILE, SAMPLES_FILE, TRIALS_FILE, RunDir
+from bench.records.schema import RunRow
 from bench.run.guardian import Guardian
 from bench.run.progress import Progress
 from bench.run.reaper import Reaper, become_subreaper
 from bench.trial.lifeline import PARENT_ENV
+from probes.sink import JsonlSink, WriteFailed
 
 # After the run deadline, how long a child gets to cancel its trials and write its record.
 DEADLINE_GRACE_S = 10.0
@@ -111,7 +113,6 @@ def run_plan(
     verbosity -1: no progress or event lines; 0: progress, children's output to LOG_FILE;
     1: progress with a line per trial, children's output on this process's stdout/stderr."""
     from probes.session import ProbeSession
-    from probes.sink import JsonlSink
 
     meta = rd.meta()
     meta["plan"] = labels
@@ -130,7 +131,9 @@ def run_plan(
                 proc.send_signal(signum)
 
     outcomes: list[RunOutcome] = []
-    sink = JsonlSink(rd.file(SAMPLES_FILE))
+    # keep_going: a full disk must not kill the sampler threads; it is checked after each run.
+    sink = JsonlSink(rd.file(SAMPLES_FILE), keep_going=True)
+    failed: WriteFailed | None = None
     say = on_event or (
         (lambda msg: None) if verbosity < 0 else (lambda msg: print(msg, file=sys.stderr, flush=True))
     )
@@ -142,8 +145,12 @@ def run_plan(
                     break
                 if deadline is not None and time.time() >= deadline:
                     say(f"[{label}] skipped: the run's --timeout is spent")
-                    rd.appender(RUNS_FILE).append({"run": label, "strategy": base_name(label),
-                                                   "status": "skipped", "reason": "run timeout spent"})
+                    try:
+                        rd.appender(RUNS_FILE).append({"run": label, "strategy": base_name(label),
+                                                       "status": "skipped", "reason": "run timeout spent"})
+                    except WriteFailed as exc:
+                        failed = exc
+                        break
                     continue
                 if log is not None:  # one log for every run of the plan: say whose lines follow
                     log.write(f"--- [{label}] {time.strftime('%H:%M:%S')}\n".encode())
@@ -167,7 +174,15 @@ def run_plan(
                     code = _wait(proc, deadline, reaper, signalled)
                 current.clear()
                 reaper.kill_all(grace=TERM_GRACE_S)
-                status = _record_outcome(rd, label, code, signalled)
+                failed = _write_failure(rd, code, sink)
+                if failed is not None:
+                    outcomes.append(RunOutcome(label, "stopped", code))
+                    break
+                try:
+                    status = _record_outcome(rd, label, code, signalled)
+                except WriteFailed as exc:
+                    failed = exc
+                    break
                 outcomes.append(RunOutcome(label, status, code))
                 say(f"[{label}] {status}")
     finally:
@@ -178,10 +193,15 @@ def run_plan(
         guardian.close()
         if log is not None:
             log.close()
-    meta = rd.meta()
-    meta["end"] = time.time()
-    meta["outcomes"] = [o.__dict__ for o in outcomes]
-    rd.write_meta(meta)
+    try:
+        meta = rd.meta()
+        meta["end"] = time.time()
+        meta["outcomes"] = [{"label": o.label, "status": o.status, "exit_code": o.exit_code} for o in outcomes]
+        rd.write_meta(meta)
+    except (OSError, ResultsError) as exc:
+        failed = failed or WriteFailed(rd.run_file, exc if isinstance(exc, OSError) else OSError(str(exc)))
+    if failed is not None:
+        raise ResultsWriteFailed(_stopped_line(rd, failed, outcomes, labels))
     if signalled:
         raise Interrupted(signalled[0])
     return outcomes
@@ -209,6 +229,51 @@ def _wait(
             return proc.wait()
 
 
+def _write_failure(rd: RunDir, code: int, sink: JsonlSink) -> WriteFailed | None:
+    """Why the results directory can no longer be written, if it cannot: the child said so, the
+    probes' sink failed, or the directory is gone."""
+    from bench.run.child import EXIT_WRITE_FAILED
+
+    if sink.failure is not None:
+        return sink.failure
+    if not rd.path.is_dir():
+        return WriteFailed(rd.path, FileNotFoundError(2, "the results directory was removed"))
+    if code == EXIT_WRITE_FAILED:
+        return WriteFailed(rd.path, _why_unwritable(rd.path))
+    return None
+
+
+def _why_unwritable(path: Path) -> OSError:
+    """The likely cause, read from the filesystem the child failed to write to."""
+    try:
+        st = os.statvfs(path)
+    except OSError as exc:
+        return exc
+    if st.f_flag & os.ST_RDONLY:
+        return OSError(errno.EROFS, os.strerror(errno.EROFS))
+    if st.f_bavail == 0 or st.f_favail == 0:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return OSError("the run's records could not be written")
+
+
+def _stopped_line(rd: RunDir, failed: WriteFailed, outcomes: list[RunOutcome], labels: list[str]) -> str:
+    """One line: what failed, where, and what was saved before it."""
+    done = [o.label for o in outcomes if o.status != "stopped"]
+    saved = {}
+    for name in (TRIALS_FILE, SAMPLES_FILE):
+        try:
+            with rd.file(name).open("rb") as fh:
+                saved[name] = sum(1 for _ in fh)
+        except OSError:
+            saved[name] = 0
+    if not rd.path.is_dir():
+        kept = "nothing kept: the results directory is gone"
+    else:
+        kept = (f"saved so far: {saved[TRIALS_FILE]} trial and {saved[SAMPLES_FILE]} sample records in {rd.path} "
+                f"(`bench report {rd.path}` reads them)")
+    return (f"run stopped: {failed} (runs finished: {len(done)} of {len(labels)}); {kept}")
+
+
 def _record_outcome(rd: RunDir, label: str, code: int, signalled: list[int]) -> str:
     """The child writes its own record; if it died before that, write one for it."""
     for rec in reversed(rd.runs()):
@@ -224,9 +289,9 @@ def _record_outcome(rd: RunDir, label: str, code: int, signalled: list[int]) -> 
     return status
 
 
-def load_runs(rd: RunDir) -> dict[str, dict[str, Any]]:
+def load_runs(rd: RunDir) -> dict[str, RunRow]:
     """The last record per label (a label is run at most once per results dir)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, RunRow] = {}
     for rec in rd.runs():
         out[str(rec.get("run"))] = rec
     return out

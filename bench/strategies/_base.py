@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench.records.rundir import JsonlAppender
 from bench.strategies import _storage_time
 from bench.trial.execute import CANCELLED, COMPLETE, PRUNED, TrialRecord, TrialSpec
+from probes.sink import JsonlSink
 
 if TYPE_CHECKING:
     import optuna
@@ -46,7 +46,7 @@ class StrategyContext:
     trial_timeout: float | None
     deadline: float | None
     heartbeat_path: str
-    trials_out: JsonlAppender
+    trials_out: JsonlSink
     strategy: str = ""
     # Declared: trials are asked with it and workers run FixedTrials (the fast path). None:
     # define-by-run, each worker's suggest_* answered by the parent's trial (`serve_trials`).

@@ -6,8 +6,10 @@ beats where a trial really runs and when it really started (a task may wait for 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from bench.records.schema import check_heartbeat
+from bench.records.tail import JsonlTail
 
 
 @dataclass(frozen=True)
@@ -21,37 +23,20 @@ class HeartbeatTail:
     """Incremental reader of heartbeats.jsonl for one run label; cheap to call often."""
 
     def __init__(self, path: str | None, run: str) -> None:
-        self.path = path
         self.run = run
-        self._offset = 0
-        self._partial = b""
+        self._tail = JsonlTail(path, check_heartbeat) if path else None
         self.started: dict[int, Started] = {}
 
     def poll(self) -> dict[int, Started]:
         """Read what was appended since the last call; returns trial number -> first beat."""
-        if not self.path:
+        if self._tail is None:
             return self.started
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except OSError:
-            return self.started
-        self._offset += len(chunk)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()  # an incomplete last line waits for the next call
-        for raw in lines:
-            try:
-                beat = json.loads(raw)
-            except ValueError:
-                continue
+        for beat in self._tail.read():
             if beat.get("run") != self.run:
                 continue
             number = beat.get("trial")
-            if isinstance(number, int) and number not in self.started:
-                self.started[number] = Started(
-                    float(beat["t"]), int(beat["pid"]), str(beat["worker"])
-                )
+            if number is not None and number not in self.started:
+                self.started[number] = Started(beat.get("t", 0.0), beat.get("pid", 0), beat.get("worker", ""))
         return self.started
 
     def pid_of(self, number: int) -> int:

@@ -15,12 +15,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.records.rundir import JsonlAppender
 from bench.strategies._procs import READY, init_worker
 from bench.strategies._study import error_text, make_pruner, make_sampler, open_storage
 from bench.trial import heartbeat
 from bench.trial.execute import Outcome, TrialRecord, call_objective, preload, worker_id
 from bench.workload.objective import ObjectiveRef
+from probes.sink import JsonlSink
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _optimize(conn: Connection, job: WorkerJob, parent_pid: int) -> None:
     )
     preload(job.objective)
     fn = job.objective.load()
-    out = JsonlAppender(Path(job.trials_path))
+    out = JsonlSink(Path(job.trials_path))
     conn.send(READY)
     budget = job.budget
     if budget is not None and len(study.get_trials(deepcopy=False)) >= budget:

@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.records.rundir import iter_jsonl
+from bench.records.schema import check_trial
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._journal_worker import ATTR_OVER_BUDGET as ATTR_OVER_BUDGET
 from bench.strategies._journal_worker import ATTR_OWNER as ATTR_OWNER
@@ -244,5 +245,5 @@ class OptunaJournal(Strategy):
     @staticmethod
     def _recount(ctx: StrategyContext) -> None:
         # The records on disk are the truth (an `end` message can die with its worker).
-        on_disk = sum(1 for r in iter_jsonl(ctx.trials_out.path) if r.get("run") == ctx.label)
+        on_disk = sum(1 for r in iter_jsonl(ctx.trials_out.path, check_trial) if r.get("run") == ctx.label)
         ctx.note(told=on_disk - ctx.told)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.records.rundir import TRIALS_FILE
-from bench.run.progress import _Tail as Tail
+from bench.records.schema import check_object, check_trial
+from bench.records.tail import JsonlTail
 from bench.trial.tracer import TRACE_FILE
 
 PLAIN_EVERY_S = 2.0  # plain lines (off a terminal) this often at first...
@@ -30,8 +31,8 @@ class LiveState:
         self.lock = threading.Lock()
         self.samples: list[dict[str, Any]] = []
         self.last_tree: dict[str, Any] | None = None
-        self._trace = Tail(out / TRACE_FILE)
-        self._trials = Tail(out / TRIALS_FILE)
+        self._trace = JsonlTail(out / TRACE_FILE, check_object)
+        self._trials = JsonlTail(out / TRIALS_FILE, check_trial)
         self.asked: dict[tuple[Any, Any], dict[str, Any]] = {}
         self.finished: set[tuple[Any, Any]] = set()
         self.done = 0

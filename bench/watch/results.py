@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError
-from bench.records.rundir import SAMPLES_FILE, TRIALS_FILE, JsonlAppender, RunDir, read_jsonl
+from bench.records.rundir import SAMPLES_FILE, TRIALS_FILE, RunDir, read_jsonl
+from bench.records.schema import check_object, check_trial
 from bench.trial.tracer import TRACE_FILE
+from probes.sink import JsonlSink
 
 LABEL = "watch"
 
@@ -148,12 +150,12 @@ def trial_figures(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def close_trials(rd: RunDir, end: float, reason: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Every trial record, with `crashed` records appended for trials left unfinished when
     `reason` says the program ended; returns (trials, trace events, trials in flight at the end)."""
-    events = read_jsonl(rd.file(TRACE_FILE))
-    trials = read_jsonl(rd.file(TRIALS_FILE))
+    events = read_jsonl(rd.file(TRACE_FILE), check_object)
+    trials: list[Any] = read_jsonl(rd.file(TRIALS_FILE), check_trial)
     left = unfinished(events, trials)
     lost = lost_records(left, end, reason) if reason else []
     if lost:
-        app = JsonlAppender(rd.file(TRIALS_FILE))
+        app = JsonlSink(rd.file(TRIALS_FILE))
         for rec in lost:
             app.append(rec)
     return [*trials, *lost], events, len(left)

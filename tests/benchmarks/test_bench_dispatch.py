@@ -28,10 +28,12 @@ from typing import Any
 import pytest
 
 from bench.config import Config
-from bench.records.rundir import JsonlAppender, read_jsonl
+from bench.records.rundir import read_jsonl
+from bench.records.schema import check_trial
 from bench.strategies import StrategyContext, get
 from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
+from probes.sink import JsonlSink
 
 NOOP = "tests.fixtures.objectives:ok"
 WORKERS = 2
@@ -57,7 +59,7 @@ def make_context(
         label=name, config=cfg, objective=objective, study=study, workers=WORKERS,
         threads_policy="unlimited", threads=None, start_method="fork", trial_timeout=None,
         deadline=None, heartbeat_path=str(out / "heartbeats.jsonl"),
-        trials_out=JsonlAppender(out / "trials.jsonl"), strategy=name,
+        trials_out=JsonlSink(out / "trials.jsonl"), strategy=name,
         search_space=objective.search_space(),
     )
 
@@ -82,7 +84,7 @@ def _run(name: str, n_trials: int, out: Path, objective_ref: str = NOOP, **confi
     started = time.perf_counter()
     get(name)().run(ctx)
     elapsed = time.perf_counter() - started
-    rows = [r for r in read_jsonl(out / "trials.jsonl") if r["run"] == name]
+    rows = [r for r in read_jsonl(out / "trials.jsonl", check_trial) if r["run"] == name]
     assert len(rows) == n_trials and all(r["state"] == COMPLETE for r in rows)
     return elapsed
 

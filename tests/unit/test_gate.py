@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.gate import evaluate, parse_rules, render_markdown
+from bench.analysis.gate import evaluate, parse_rules
 from bench.errors import ConfigError
+from bench.report.gate_md import render_markdown
 
 METRICS = {
     "sequential": {

@@ -364,7 +364,7 @@ def test_probe_notes_and_missing_stacks_are_reported(tmp_path: Path) -> None:
     path = S.write(sim, tmp_path / "r", S.meta())
     md = markdown(path)
     notes = section(md, "## Probe notes")
-    assert "py-spy not permitted to read pid 1000 (ptrace \\| CAP_SYS_PTRACE)" in notes
+    assert "py-spy not permitted to read pid 1000 (ptrace \\| CAP\\_SYS\\_PTRACE)" in notes
     assert "(runs: `optuna-threads`, `pool`)" in notes
     assert "no stack samples in this results directory" in notes
     assert "GIL inferred from CPU" in md.splitlines()[2]

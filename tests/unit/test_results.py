@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.errors import ResultsError
+from bench.errors import BenchError, ConfigError, ResultsError
 from bench.records.rundir import (
     SCHEMA_VERSION,
-    JsonlAppender,
     RunDir,
-    TruncatedLineWarning,
+    SkippedLinesWarning,
     load_meta,
     read_jsonl,
     write_json_atomic,
 )
+from bench.records.schema import check_trial
+from probes.sink import JsonlSink
 
 
 def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "trials.jsonl"
-    out = JsonlAppender(path)
+    out = JsonlSink(path)
     for i in range(3):
-        out.append({"number": i})
+        out.append({"number": i, "start": 0.0, "end": 1.0})
     with path.open("ab") as fh:
         fh.write(b'{"number": 3, "val')  # a writer killed mid-line
-    with pytest.warns(TruncatedLineWarning, match="trials.jsonl:4"):
-        rows = read_jsonl(path)
+    with pytest.warns(SkippedLinesWarning, match=r"1 line skipped in trials.jsonl \(line 4: not JSON"):
+        rows = read_jsonl(path, check_trial)
     assert [r["number"] for r in rows] == [0, 1, 2]
 
 
@@ -110,3 +113,93 @@ def test_fingerprint_of_this_machine_has_the_new_facts() -> None:
     if Path("/sys/devices/system/node").is_dir():
         assert f["numa_nodes"] >= 1
     assert f["cpu_mhz"] is None or f["cpu_mhz"] > 0
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/x", "/abs/x", "a/b", "..", ".", "", "new\nline", "tab\there", "\x1b[31mred"]
+)
+def test_a_results_name_is_one_path_component(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="results directory name"):
+        RunDir.create(out, name)
+    assert not any(p for p in tmp_path.rglob("*") if p != out)  # nothing written anywhere
+
+
+@pytest.mark.parametrize("name", ["../../etc/x", "/abs/x", "new\nline"])
+def test_the_name_flag_is_refused_before_anything_runs(tmp_path: Path, name: str) -> None:
+    from bench.cli import build_parser
+
+    parser = build_parser("run")
+    with pytest.raises(BenchError, match="results directory name") as info:
+        parser.parse_args(["run", "--strategy", "pool", "--name", name, "-o", str(tmp_path)])
+    assert info.value.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def _create(root: str, barrier: Any, out: Any) -> None:
+    barrier.wait()
+    try:
+        out.put(str(RunDir.create(root, "same").path))
+    except Exception as exc:  # reported to the test, which fails on it
+        out.put(f"error: {type(exc).__name__}: {exc}")
+
+
+def test_concurrent_runs_with_one_name_each_get_their_own_directory(tmp_path: Path) -> None:
+    ctx = mp.get_context("fork")
+    for round_ in range(5):
+        root = tmp_path / f"r{round_}"
+        barrier, out = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_create, args=(str(root), barrier, out)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        got = [out.get(timeout=30) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
+        assert not [g for g in got if g.startswith("error")], got
+        assert sorted(Path(g).name for g in got) == sorted(["same", *(f"same-{i}" for i in range(2, 9))])
+
+
+def test_out_that_is_a_file_is_refused_up_front(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        RunDir.create(tmp_path / "f", "x")
+
+
+def test_run_json_of_another_kind_of_value_says_what_is_wrong(tmp_path: Path) -> None:
+    rd = RunDir.create(tmp_path, "v")
+    for text, says in (("[]", "holds a JSON list"), ('{"schema_version": 1, "outcomes": [{"exit_code": "0"}]}',
+                                                        "outcomes.0.exit_code")):
+        rd.run_file.write_text(text)
+        with pytest.raises(ResultsError, match=says):
+            load_meta(rd.path)
+
+
+def test_records_read_back_are_checked_field_by_field(tmp_path: Path) -> None:
+    rd = RunDir.create(tmp_path, "t")
+    good = {"run": "pool", "number": 0, "state": "complete", "start": 1.0, "end": 2, "pid": 7, "pids": None}
+    bad = [{**good, "start": "x"}, {**good, "pid": True}, {**good, "pids": [1, "2"]}, {**good, "run": "a b"},
+           {**good, "end": float("nan")}, {k: v for k, v in good.items() if k != "start"}]
+    rd.file("trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [good, *bad]))
+    with pytest.warns(SkippedLinesWarning, match="6 lines skipped in trials.jsonl"):
+        rows = rd.trials()
+    assert rows == [{**good, "end": 2.0}]
+    assert rd.skipped["trials.jsonl"].count == 6
+    # A tree sample must say when it was taken (found by the fuzz suite: a KeyError in the plots).
+    rd.file("samples.jsonl").write_text(json.dumps({"kind": "tree", "run": "pool", "procs": []}) + "\n")
+    with pytest.warns(SkippedLinesWarning, match="line 1: t: field required"):
+        assert rd.samples() == []
+
+
+def test_a_live_tail_keeps_a_partial_line_and_skips_what_is_not_a_record(tmp_path: Path) -> None:
+    from bench.records.schema import check_heartbeat
+    from bench.records.tail import JsonlTail
+
+    path = tmp_path / "heartbeats.jsonl"
+    tail = JsonlTail(path, check_heartbeat)
+    assert tail.read() == []  # not there yet
+    beat = {"t": 1.0, "run": "pool", "pid": 3, "trial": 0, "step": 1, "total": 4}
+    path.write_bytes(json.dumps(beat).encode() + b"\n[1, 2]\n5\n" + b'{"t": "x"}\n' + b'{"t": 2.0, "run": "po')
+    assert tail.read() == [beat] and tail.skipped == 3
+    with path.open("ab") as fh:
+        fh.write(b'ol", "trial": 1}\n')
+    assert tail.read() == [{"t": 2.0, "run": "pool", "trial": 1}]

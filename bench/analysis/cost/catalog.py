@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
+import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError
 
 SHIPPED = "bench/data/prices.toml"
+VM_NAME = re.compile(r"[A-Za-z0-9 _.:/()+-]{1,64}")
+SHIPPED_FILE = Path(__file__).resolve().parents[2] / "data" / "prices.toml"
 UNVERIFIED = "unverified"
 UNKNOWN = "unknown"
 KINDS = ("on-demand", "spot")
@@ -88,6 +89,9 @@ def _entry(e: Any, i: int, source: str) -> VmPrice:
     if not isinstance(name, str) or not name.strip():
         raise _fail(source, f"entry {i} needs a name")
     name = name.strip()
+    if not VM_NAME.fullmatch(name):
+        # Names are table headers of the report: no markup, no HTML.
+        raise _fail(source, f"entry {i}: name {name[:40]!r} may hold only letters, digits, spaces and . _ - / ( ) + :")
     if "usd_per_hour" in e and "price_per_hour" not in e:
         raise _fail(source, f"{name}: usd_per_hour is now price_per_hour with currency = \"USD\"; "
                             "each entry also needs kind, region, as_of and source")
@@ -142,21 +146,10 @@ def parse_catalog(data: dict[str, Any], source: str) -> Catalog:
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """The catalog in `path`, or the one shipped in bench/data/prices.toml; ConfigError if it cannot
     be read or an entry is incomplete."""
+    from bench.records.files import read_toml
+
     source = SHIPPED if path is None else str(path)
-    try:
-        if path is None:
-            text = resources.files("bench").joinpath("data/prices.toml").read_text()
-        else:
-            text = Path(path).read_text()
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"price catalog {source} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read price catalog {source}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"price catalog {source} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in price catalog {source}: {exc}") from None
+    data = read_toml(SHIPPED_FILE if path is None else Path(path), "price catalog", ConfigError)
     return parse_catalog(data, source)
 
 

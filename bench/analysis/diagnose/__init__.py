@@ -8,15 +8,16 @@ run_metrics(results_dir)         per-run figures a regression gate compares
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.findings import CODES, Finding, RunContext, apply, by_priority, runbook_for
 from bench.analysis.diagnose.observe import Observation, observe
 from bench.analysis.diagnose.recorded import Recorded
+from bench.records.schema import Sample
 
 __all__ = [
     "CODES",
@@ -143,7 +144,7 @@ def diagnose_run(rec: Recorded, label: str) -> list[Finding]:
     return analyse(rec).findings.get(label, [])
 
 
-def diagnose_samples(samples: Sequence[dict[str, Any]], meta: dict[str, Any]) -> list[Finding]:
+def diagnose_samples(samples: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> list[Finding]:
     """Findings from probe samples alone, for a live process with no trial records.
 
     `meta` is a run.json-like dict (its "machine" is used) or a machine fingerprint itself.
@@ -158,8 +159,10 @@ def diagnose_samples(samples: Sequence[dict[str, Any]], meta: dict[str, Any]) ->
             "?",
         )
         label = f"pid {root}"
-    notes = [s for s in samples if s.get("kind") == "note"]
-    obs = observe(label, [s for s in samples if s.get("kind") != "note"], cores, notes=notes)
+    # Live samples straight from the probes: of the shapes the records loader checks.
+    typed = cast(Sequence[Sample], samples)
+    notes = [s for s in typed if s.get("kind") == "note"]
+    obs = observe(label, [s for s in typed if s.get("kind") != "note"], cores, notes=notes)
     ctx = RunContext(label=label, kind="unknown", workers=1, status="live")
     return apply(obs, ctx, live=True)
 

@@ -11,12 +11,13 @@ not from the driver's own process tree, which holds none of its trials.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.cluster import ClusterView, HostLoad, merge
+from bench.records.schema import Heartbeat, RunRow, Sample, TreeSample, TrialRow
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
 _RAN = ("complete", "pruned", "failed", "timeout", "crashed")
@@ -115,7 +116,7 @@ class Observation:
     longest_gap: Gap | None = None
     run_start: float | None = None
     work_window: tuple[float, float] | None = None
-    notes: tuple[dict[str, Any], ...] = field(default=())
+    notes: tuple[Sample, ...] = field(default=())
     # Ray nodes the process-tree figures are summed over (0: this machine's tree); then
     # usable_cores is their Ray CPUs and each host's load by others is in `hosts`, not `foreign_*`.
     nodes: int = 0
@@ -157,7 +158,7 @@ class Observation:
 
 
 # --- tree samples ---------------------------------------------------------------------------
-def cpu_cores(sample: dict[str, Any]) -> float:
+def cpu_cores(sample: Mapping[str, Any]) -> float:
     """Cores busy in a tree sample, CPU of short-lived children the sample missed included."""
     cores = float(sample.get("cpu_pct_total") or 0.0) / 100.0
     interval = float(sample.get("interval") or 0.0)
@@ -166,7 +167,7 @@ def cpu_cores(sample: dict[str, Any]) -> float:
     return cores
 
 
-def foreign_cores(sample: dict[str, Any]) -> float | None:
+def foreign_cores(sample: Mapping[str, Any]) -> float | None:
     """Cores busy machine-wide but not in the run's tree (other jobs, the probes themselves)."""
     per_core = sample.get("per_core")
     if not per_core:
@@ -174,7 +175,7 @@ def foreign_cores(sample: dict[str, Any]) -> float | None:
     return max(0.0, sum(float(x) for x in per_core) / 100.0 - cpu_cores(sample))
 
 
-def busy_procs(sample: dict[str, Any]) -> list[dict[str, Any]]:
+def busy_procs(sample: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [
         p
         for p in sample.get("procs") or []
@@ -182,7 +183,7 @@ def busy_procs(sample: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def runnable_threads(sample: dict[str, Any]) -> tuple[int, bool]:
+def runnable_threads(sample: Mapping[str, Any]) -> tuple[int, bool]:
     """Threads that ran in the interval, and whether a process's thread list was cut short
     (the sampler keeps only each process's busiest threads, so the count is then a floor)."""
     n, truncated = 0, False
@@ -199,8 +200,8 @@ def runnable_threads(sample: dict[str, Any]) -> tuple[int, bool]:
 
 
 def in_window(
-    samples: Sequence[dict[str, Any]], window: tuple[float, float] | None
-) -> list[dict[str, Any]]:
+    samples: Sequence[TreeSample], window: tuple[float, float] | None
+) -> list[TreeSample]:
     """Samples taken inside the window, or all when too few fall inside (a very short run)."""
     if window is None:
         return list(samples)
@@ -208,7 +209,7 @@ def in_window(
     return inside if len(inside) >= th.MIN_WORK_SAMPLES else list(samples)
 
 
-def _tree_figures(tree: list[dict[str, Any]], usable: int) -> dict[str, Any]:
+def _tree_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
     if not tree:
         return {}
     cores = [cpu_cores(s) for s in tree]
@@ -249,12 +250,12 @@ def _tree_figures(tree: list[dict[str, Any]], usable: int) -> dict[str, Any]:
     }
 
 
-def _proc_key(p: dict[str, Any]) -> tuple[Any, int]:
+def _proc_key(p: Mapping[str, Any]) -> tuple[Any, int]:
     return p.get("node"), int(p.get("pid") or 0)
 
 
 # --- stack samples --------------------------------------------------------------------------
-def stack_stats(stacks: Iterable[dict[str, Any]]) -> tuple[StackStats, ...]:
+def stack_stats(stacks: Iterable[Mapping[str, Any]]) -> tuple[StackStats, ...]:
     """Thread-state totals per process; counts come from the sample's `counts` or its threads."""
     per: dict[int, tuple[int, dict[str, int]]] = {}
     waits: dict[int, list[float]] = {}  # pid -> [n, gil_wait, sleep, switches, reads, gil_blocked]
@@ -290,7 +291,7 @@ def stack_stats(stacks: Iterable[dict[str, Any]]) -> tuple[StackStats, ...]:
 
 # --- trials and heartbeats ------------------------------------------------------------------
 def _spans(
-    trials: Iterable[dict[str, Any]], heartbeats: Iterable[dict[str, Any]]
+    trials: Iterable[TrialRow], heartbeats: Iterable[Heartbeat]
 ) -> list[tuple[float, float, int]]:
     """(start, end, pid) of every trial that ran: its record, else the span of its heartbeats."""
     spans: dict[tuple[Any, ...], tuple[float, float, int]] = {}
@@ -302,7 +303,7 @@ def _spans(
                 float(t["end"]),
                 int(t.get("pid") or 0),
             )
-    beats: dict[Any, list[dict[str, Any]]] = {}
+    beats: dict[Any, list[Heartbeat]] = {}
     for b in heartbeats:
         beats.setdefault(b.get("trial"), []).append(b)
     for number, bs in beats.items():
@@ -327,7 +328,7 @@ def peak_overlap(spans: Iterable[tuple[float, float]]) -> int:
     return peak
 
 
-def dispatch_gaps(trials: Iterable[dict[str, Any]]) -> list[float]:
+def dispatch_gaps(trials: Iterable[TrialRow]) -> list[float]:
     """Idle time between consecutive trials of the same worker (one thread of one process)."""
     by_worker: dict[str, list[tuple[float, float]]] = {}
     for t in trials:
@@ -365,26 +366,26 @@ def longest_gap(events: Iterable[float], start: float | None, end: float | None)
     return best or Gap(0.0, ts[0] - origin, ts[0] - origin)
 
 
-def run_tree(samples: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], ClusterView | None]:
+def run_tree(samples: Sequence[Sample]) -> tuple[list[TreeSample], ClusterView | None]:
     """The process-tree samples that describe a run, oldest first: its nodes' workers merged when
     node probes on two or more Ray nodes sent samples (the cluster view comes with them), else the
     run's own tree samples."""
     cluster = merge(samples)
     if cluster is not None:
-        return cluster.samples, cluster
-    tree = [s for s in samples if s.get("kind") == "tree"]
+        return cast(list[TreeSample], cluster.samples), cluster
+    tree = [cast(TreeSample, s) for s in samples if s.get("kind") == "tree"]
     tree.sort(key=lambda s: float(s.get("t") or 0))
     return tree, None
 
 
 def observe(
     label: str,
-    samples: Sequence[dict[str, Any]],
+    samples: Sequence[Sample],
     usable_cores: int,
-    trials: Sequence[dict[str, Any]] = (),
-    heartbeats: Sequence[dict[str, Any]] = (),
-    run_record: dict[str, Any] | None = None,
-    notes: Sequence[dict[str, Any]] = (),
+    trials: Sequence[TrialRow] = (),
+    heartbeats: Sequence[Heartbeat] = (),
+    run_record: RunRow | None = None,
+    notes: Sequence[Sample] = (),
 ) -> Observation:
     """All figures of one run; the work phase is first trial start to last trial end. With node
     samples from two or more Ray nodes the tree figures and usable cores are the cluster's."""
@@ -426,7 +427,7 @@ def observe(
         label=label,
         usable_cores=max(1, usable_cores),
         **figures,
-        stacks=stack_stats(in_window([s for s in samples if s.get("kind") == "stack"], window)),
+        stacks=stack_stats(in_window([cast(TreeSample, s) for s in samples if s.get("kind") == "stack"], window)),
         inflight_peak=peak_overlap((s, e) for s, e, _ in spans),
         pid_inflight_peak=pid_peaks.get(top_pid, 0) if top_pid is not None else 0,
         pid_inflight_pid=top_pid,

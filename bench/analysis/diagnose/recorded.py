@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.analysis.summary import RunSummary, summarize
 from bench.config.labels import base_name
-from bench.records.rundir import open_run
+from bench.records.rundir import Skipped, open_run
+from bench.records.schema import Heartbeat, Machine, RunMeta, RunRow, Sample, TrialRow
 
 # How the built-in strategies run trials, for saved results read where a strategy's module
 # cannot be imported (an optional package missing, a strategy since renamed).
@@ -25,7 +26,7 @@ BUILTIN_KINDS = {
 }
 
 
-def strategy_kind(name: str, record: dict[str, Any] | None = None) -> str:
+def strategy_kind(name: str, record: RunRow | None = None) -> str:
     """How a strategy runs trials: inline | threads | processes | ray (unknown when it cannot say).
 
     A run record that carries its kind wins; then the registry, which imports only that
@@ -43,11 +44,15 @@ def strategy_kind(name: str, record: dict[str, Any] | None = None) -> str:
         return BUILTIN_KINDS.get(name, "unknown")
 
 
-def _group(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+R = TypeVar("R", TrialRow, Sample, Heartbeat)
+
+
+def _group(rows: Iterable[R]) -> dict[str, list[R]]:
+    out: dict[str, list[R]] = {}
     for r in rows:
-        if r.get("run") is not None:
-            out.setdefault(str(r["run"]), []).append(r)
+        run = r.get("run")
+        if run is not None:
+            out.setdefault(str(run), []).append(r)
     return out
 
 
@@ -55,25 +60,28 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 class Recorded:
     """run.json, the last runs.jsonl record per label, and trials/samples/heartbeats by label."""
 
-    meta: dict[str, Any]
-    runs: dict[str, dict[str, Any]]
-    trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    heartbeats: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    notes: list[dict[str, Any]] = field(default_factory=list)
+    meta: RunMeta
+    runs: dict[str, RunRow]
+    trials: dict[str, list[TrialRow]] = field(default_factory=dict)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    heartbeats: dict[str, list[Heartbeat]] = field(default_factory=dict)
+    notes: list[Sample] = field(default_factory=list)
     path: Path | None = None
+    # Per JSONL file, the lines the loader skipped (not JSON, not an object, a wrong field type).
+    skipped: dict[str, Skipped] = field(default_factory=dict)
 
     @classmethod
     def from_records(
         cls,
-        meta: dict[str, Any],
-        runs: Iterable[dict[str, Any]],
-        trials: Iterable[dict[str, Any]] = (),
-        samples: Iterable[dict[str, Any]] = (),
-        heartbeats: Iterable[dict[str, Any]] = (),
+        meta: RunMeta,
+        runs: Iterable[RunRow],
+        trials: Iterable[TrialRow] = (),
+        samples: Iterable[Sample] = (),
+        heartbeats: Iterable[Heartbeat] = (),
         path: Path | None = None,
+        skipped: dict[str, Skipped] | None = None,
     ) -> Recorded:
-        last: dict[str, dict[str, Any]] = {}
+        last: dict[str, RunRow] = {}
         for rec in runs:
             last[str(rec.get("run"))] = rec
         samples = list(samples)
@@ -85,6 +93,7 @@ class Recorded:
             heartbeats=_group(heartbeats),
             notes=[s for s in samples if s.get("kind") == "note"],
             path=path,
+            skipped=dict(skipped or {}),
         )
 
     @classmethod
@@ -98,6 +107,7 @@ class Recorded:
             rd.samples(),
             rd.heartbeats(),
             path=rd.path,
+            skipped=rd.skipped,
         )
 
     @cached_property
@@ -120,12 +130,12 @@ class Recorded:
         return dict(self.meta.get("config") or {})
 
     @property
-    def machine(self) -> dict[str, Any]:
-        return dict(self.meta.get("machine") or {})
+    def machine(self) -> Machine:
+        return self.meta.get("machine") or {}
 
     @cached_property
     def usable_cores(self) -> int:
-        cores = self.machine.get("usable_cores")
+        cores: object = self.machine.get("usable_cores")
         if not cores:
             cores = next(
                 (
@@ -136,7 +146,7 @@ class Recorded:
                 ),
                 None,
             )
-        return max(1, int(cores or 1))
+        return max(1, int(cores)) if isinstance(cores, int) else 1
 
     def kind(self, label: str) -> str:
         rec = self.runs.get(label) or {}

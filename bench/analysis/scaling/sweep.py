@@ -207,20 +207,21 @@ def moved_fits(
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
-    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version."""
-    import json
+    """sweep.json of a sweep directory (or the file itself), checked for kind and schema version;
+    read by the records reader, so a FIFO, a directory or a binary file is a ResultsError too."""
+    import os
+
+    from bench.records.files import read_json_object
 
     p = Path(path)
-    f = p / SWEEP_FILE if p.is_dir() else p
     try:
-        data = json.loads(f.read_text())
-    except FileNotFoundError:
-        raise ResultsError(
-            f"no sweep at {p}: run `bench sweep --strategies S --workers 1,2,4` first"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"cannot read {f}: {exc}") from None
-    if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
+        f = p / SWEEP_FILE if p.is_dir() else p
+    except OSError as exc:
+        raise ResultsError(f"cannot read sweep {p}: {exc.strerror or exc}") from None
+    if not os.path.lexists(f):
+        raise ResultsError(f"no sweep at {p}: run `bench sweep --strategies S --workers 1,2,4` first")
+    data = read_json_object(f, "sweep file")
+    if data.get("kind") != SWEEP_KIND:
         raise ResultsError(f"{f} is not a corebench sweep file")
     version = data.get("schema_version")
     if version not in READABLE_VERSIONS:
@@ -230,6 +231,14 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         )
     if version == 2 and not isinstance(data.get("sweeps"), dict):
         raise ResultsError(f"{f} holds no per-strategy sweeps")
+    from bench.records import schema
+
+    try:  # the shapes of the fields readers use, in the file and in each per-strategy sweep
+        schema.check(schema.SweepDoc, data)
+        for one in (data.get("sweeps") or {}).values():
+            schema.check(schema.SweepDoc, one)
+    except schema.ShapeError as exc:
+        raise ResultsError(f"{f} is damaged: {exc}") from None
     return data
 
 
