@@ -1,21 +1,19 @@
-"""Process-tree sampler: every process under a root, its threads, CPU, memory, context switches
-(schema and method in `probes.tree.sampler`)."""
+"""Process-tree sampler: every process under a root, its threads, CPU, memory, context switches.
+
+proctable  the machine's process table and the descendants of a set of roots
+identity   what a process is (Python, a Ray worker, a Ray agent) by name and command line
+procfs     per-process figures from /proc (psutil elsewhere), per-core busy shares
+cgroup     the cgroup a process lives in: CPU usage and members
+sampler    ProcessTreeSampler: the sample schema and how its figures are derived
+"""
 
 from __future__ import annotations
 
-from probes.tree.sampler import (
-    BUSY_THREAD_MIN_PCT,
-    ProcEntry,
-    ProcessTreeSampler,
-    _busy_pct,
-    _CgroupCounter,
-    descendants,
-    is_ray_agent,
-    is_ray_worker,
-    looks_python,
-    ray_worker_pids,
-    scan_processes,
-)
+from probes.tree.cgroup import _CgroupCounter
+from probes.tree.identity import is_ray_agent, is_ray_worker, looks_python, ray_worker_pids
+from probes.tree.procfs import _busy_pct
+from probes.tree.proctable import ProcEntry, descendants, scan_processes
+from probes.tree.sampler import BUSY_THREAD_MIN_PCT, ProcessTreeSampler
 
 __all__ = [
     "BUSY_THREAD_MIN_PCT",

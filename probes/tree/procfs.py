@@ -1,0 +1,138 @@
+"""Per-process figures read from /proc/<pid>/{stat,status,task/*} (psutil on other platforms),
+and per-core busy shares from cumulative CPU times."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from probes.tree.proctable import _LINUX_PROC, _read_stat
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if _LINUX_PROC else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if _LINUX_PROC else 4096
+_STATUS = {
+    "R": "running", "S": "sleeping", "D": "disk-sleep", "Z": "zombie", "T": "stopped",
+    "t": "tracing-stop", "X": "dead", "x": "dead", "I": "idle", "K": "wake-kill", "W": "waking",
+    "P": "parked",
+}
+
+
+
+@dataclass
+class _Reading:
+    start: float
+    ppid: int
+    cpu_s: float
+    children_s: float
+    status: str
+    num_threads: int
+    rss: int
+    ctx_vol: int
+    ctx_invol: int
+    threads: list[tuple[int, float]]
+
+
+def _status_counter(data: bytes, key: bytes) -> int:
+    at = data.find(key)
+    if at < 0:
+        return 0
+    end = data.find(b"\n", at)
+    try:
+        return int(data[at + len(key) : end if end > 0 else None])
+    except ValueError:
+        return 0
+
+
+def _ctx_switches(path: str) -> tuple[int, int]:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return 0, 0
+    return (
+        _status_counter(data, b"\nvoluntary_ctxt_switches:"),
+        _status_counter(data, b"\nnonvoluntary_ctxt_switches:"),
+    )
+
+
+def _read_linux(pid: int) -> _Reading | None:
+    """All per-process figures from /proc/<pid>/stat, status and task/*/stat (None: gone)."""
+    stat = _read_stat(pid)
+    if stat is None:
+        return None
+    f = stat[1]
+    tick = float(_CLK_TCK)
+    utime, stime = int(f[11]) / tick, int(f[12]) / tick
+    nthreads = int(f[17])
+    threads: list[tuple[int, float]]
+    if nthreads <= 1:
+        threads = [(pid, utime + stime)]
+        vol, invol = _ctx_switches(f"/proc/{pid}/status")
+    else:
+        # /proc/<pid>/status counts the main thread's switches only: sum every thread's.
+        threads, vol, invol = [], 0, 0
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            tids = []
+        for tid in tids:
+            t = _read_stat(f"{pid}/task/{tid}")
+            if t is None:
+                continue
+            threads.append((int(tid), (int(t[1][11]) + int(t[1][12])) / tick))
+            v, i = _ctx_switches(f"/proc/{pid}/task/{tid}/status")
+            vol, invol = vol + v, invol + i
+    return _Reading(
+        start=float(f[19]), ppid=int(f[1]), cpu_s=utime + stime,
+        children_s=(int(f[13]) + int(f[14])) / tick,
+        status=_STATUS.get(f[0].decode(), "?"), num_threads=nthreads, rss=int(f[21]) * _PAGE,
+        ctx_vol=vol, ctx_invol=invol, threads=threads,
+    )
+
+
+def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
+    """The same figures through psutil (platforms without /proc); None when the process is gone."""
+    cpu_s = children_s = 0.0
+    status, nthreads, rss, vol, invol, ppid = "?", 0, 0, 0, 0, 0
+    threads: list[tuple[int, float]] = []
+    try:
+        with proc.oneshot():
+            try:
+                ct = proc.cpu_times()
+                cpu_s = ct.user + ct.system
+                children_s = ct.children_user + ct.children_system
+                status = proc.status()
+                ppid = proc.ppid()
+            except psutil.ZombieProcess:
+                status = psutil.STATUS_ZOMBIE
+            except psutil.AccessDenied:
+                pass
+            try:
+                nthreads = proc.num_threads()
+                ctx = proc.num_ctx_switches()
+                vol, invol = ctx.voluntary, ctx.involuntary
+                rss = proc.memory_info().rss
+                threads = [(t.id, t.user_time + t.system_time) for t in proc.threads()]
+            except (psutil.ZombieProcess, psutil.AccessDenied):
+                pass
+    except psutil.NoSuchProcess:
+        return None
+    return _Reading(start, ppid, cpu_s, children_s, status, nthreads, rss, vol, invol, threads)
+
+
+
+def _busy_pct(a: Any, b: Any) -> float:
+    def split(t: Any) -> tuple[float, float]:
+        total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+        idle = t.idle + getattr(t, "iowait", 0.0)
+        return total, total - idle
+
+    total_a, busy_a = split(a)
+    total_b, busy_b = split(b)
+    d_total = total_b - total_a
+    if d_total <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * (busy_b - busy_a) / d_total)), 1)
