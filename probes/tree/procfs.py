@@ -36,12 +36,15 @@ class _Reading:
 
 
 def _status_counter(data: bytes, key: bytes) -> int:
+    """The number after `key` (which starts with its line's newline) in a /proc status file."""
     at = data.find(key)
     if at < 0:
         return 0
-    end = data.find(b"\n", at)
+    start = at + len(key)
+    # The line's end is searched after the key: the key's own leading newline is not its end.
+    end = data.find(b"\n", start)
     try:
-        return int(data[at + len(key) : end if end > 0 else None])
+        return int(data[start : end if end >= 0 else None])
     except ValueError:
         return 0
 
