@@ -60,6 +60,7 @@ from typing import Any
 
 import psutil
 
+from probes._sampler import Sampler
 from probes.machine import usable_cores
 from probes.redact import redact_cmdline
 from probes.tree.cgroup import _CgroupCounter
@@ -95,8 +96,11 @@ class _Tracked:
 
 
 
-class ProcessTreeSampler:
-    """Samples a process tree every `interval` s in a daemon thread and hands dicts to `sink`."""
+class ProcessTreeSampler(Sampler):
+    """Samples a process tree every `interval` s in a daemon thread and hands dicts to `sink`
+    (start/stop/`with`: probes._sampler); the loop ends by itself once the root is gone."""
+
+    name = "probe-tree"
 
     def __init__(
         self,
@@ -106,13 +110,13 @@ class ProcessTreeSampler:
         extra_pids_fn: Callable[[], list[int]] | None = None,
         top_threads: int = 8,
     ) -> None:
+        super().__init__(interval)
         self.root_pid = root_pid
         self.sink = sink
         self.interval = interval
         self.extra_pids_fn = extra_pids_fn
         self.top_threads = top_threads
         self.usable_cores = usable_cores()
-        self.errors = 0
         self._tracked: dict[int, _Tracked] = {}
         self._table = _ProcTable()
         self._last_wall: float | None = None
@@ -128,59 +132,22 @@ class ProcessTreeSampler:
         self._python_pids: list[int] = []
         self._root_gone = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # life cycle ---------------------------------------------------------------------------
-    def start(self) -> ProcessTreeSampler:
-        """Take a baseline now and sample every `interval` seconds until stop()."""
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-        with self._lock:
+    # life cycle (probes._sampler) -------------------------------------------------------
+    def _before_start(self) -> None:
+        with self._lock:  # the baseline, so the first tick already covers an interval
             self._collect()
-        self._thread = threading.Thread(target=self._loop, name="probe-tree", daemon=True)
-        self._thread.start()
-        return self
 
-    def request_stop(self) -> None:
-        """Ask the sampling thread to finish, without waiting for it."""
-        self._stop.set()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop sampling (idempotent); returns once the sampling thread has finished."""
-        self.request_stop()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-
-    def __enter__(self) -> ProcessTreeSampler:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _loop(self) -> None:
-        next_at = time.monotonic() + self.interval
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
-            next_at += self.interval
-            if next_at < time.monotonic():  # fell behind (a slow sample): do not burst
-                next_at = time.monotonic() + self.interval
-            try:
-                sample = self.sample_once()
-            except Exception:  # a probe must never take the run down
-                self.errors += 1
-                log.warning("tree sample failed", exc_info=self.errors == 1)
-                continue
-            if sample is None:
-                if self._root_gone:
-                    return
-                continue
-            try:
-                self.sink(sample)
-            except Exception:
-                self.errors += 1
-                log.warning("tree sink failed", exc_info=self.errors == 1)
+    def tick(self) -> bool:
+        sample = self.sample_once()
+        if sample is None:
+            return not self._root_gone
+        try:
+            self.sink(sample)
+        except Exception:
+            self.errors += 1
+            log.warning("tree sink failed", exc_info=self.errors == 1)
+        return True
 
     # sampling -----------------------------------------------------------------------------
     def python_pids(self) -> list[int]:
