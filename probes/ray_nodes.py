@@ -55,15 +55,20 @@ def raylet_pid(pid: int | None = None) -> int:
     return int(proc.ppid())
 
 
-def node_workers(sample: dict[str, Any], probe_pid: int) -> list[int]:
+def node_workers(
+    sample: dict[str, Any], probe_pid: int, commands: dict[int, str] | None = None
+) -> list[int]:
     """Pids of the Ray worker processes in a process-tree sample of a node (rooted at its raylet).
+    A row carries its command line only when first listed; `commands` (pid -> command line, the
+    sampler's `commands()`) supplies it for the others.
 
     A worker starting up is still `python …/ray/_private/workers/default_worker.py` and the
     sample's command line is cut short, so any Python process under the raylet that is not one
     of Ray's agents counts too."""
     out = []
     for p in sample.get("procs", []):
-        cmd, name = str(p.get("cmd", "")), str(p.get("name", ""))
+        cmd = str(p.get("cmd") or (commands or {}).get(int(p.get("pid") or 0), ""))
+        name = str(p.get("name", ""))
         if p.get("pid") == probe_pid or name == "raylet" or not cmd:
             continue
         if is_ray_worker(cmd) or (looks_python(name, cmd.split(" ", 1)) and not is_ray_agent(cmd)):
@@ -78,17 +83,27 @@ class NodeProbe:
     def __init__(self, interval: float, node: dict[str, Any]) -> None:
         self.pid = os.getpid()
         self.node = {**node, "hostname": socket.gethostname(), "probe_pid": self.pid}
+        self._commands: dict[int, str] = {}
         self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_BUFFERED)
-        self.sampler = ProcessTreeSampler(raylet_pid(), self._buffer.append, interval=interval)
+        # every row in every sample: the cluster view sums the threads of idle workers too
+        self.sampler = ProcessTreeSampler(
+            raylet_pid(), self._buffer.append, interval=interval, compact=False
+        )
         self.sampler.start()
 
     def drain(self) -> list[dict[str, Any]]:
         """The samples taken since the last drain, oldest first, as node records."""
         out = []
+        if len(self._commands) > 10_000:
+            self._commands.clear()
+        self._commands.update(self.sampler.commands())
+        commands = self._commands
         while self._buffer:
             sample = self._buffer.popleft()
+            # a worker that exited before this drain is known only by the row that listed it
+            commands.update((int(p["pid"]), str(p["cmd"])) for p in sample["procs"] if "cmd" in p)
             out.append({**sample, "kind": NODE_KIND, **self.node,
-                        "workers": node_workers(sample, self.pid)})
+                        "workers": node_workers(sample, self.pid, commands)})
         return out
 
     def stop(self) -> list[dict[str, Any]]:

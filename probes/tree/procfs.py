@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
@@ -126,7 +126,6 @@ def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
     return _Reading(start, ppid, cpu_s, children_s, status, nthreads, rss, vol, invol, threads)
 
 
-
 def _busy_pct(a: Any, b: Any) -> float:
     def split(t: Any) -> tuple[float, float]:
         total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
@@ -139,3 +138,77 @@ def _busy_pct(a: Any, b: Any) -> float:
     if d_total <= 0:
         return 0.0
     return round(min(100.0, max(0.0, 100.0 * (busy_b - busy_a) / d_total)), 1)
+
+
+class CpuTimes(NamedTuple):
+    """One cpu line of /proc/stat in seconds (the fields psutil.cpu_times() has on Linux)."""
+
+    user: float
+    nice: float
+    system: float
+    idle: float
+    iowait: float = 0.0
+    irq: float = 0.0
+    softirq: float = 0.0
+    steal: float = 0.0
+    guest: float = 0.0
+    guest_nice: float = 0.0
+
+
+def parse_proc_stat(text: str, tick: float = float(_CLK_TCK)) -> tuple[CpuTimes, list[CpuTimes]]:
+    """The machine's total and per-CPU times from the text of /proc/stat."""
+    total: CpuTimes | None = None
+    per_cpu: list[CpuTimes] = []
+    for line in text.splitlines():
+        if not line.startswith("cpu"):
+            continue
+        name, *fields = line.split()
+        times = CpuTimes(*(int(x) / tick for x in fields[:10]))
+        if name == "cpu":
+            total = times
+        else:
+            per_cpu.append(times)
+    if total is None:
+        raise ValueError("no cpu line in /proc/stat")
+    return total, per_cpu
+
+
+def read_cpu_times() -> tuple[Any, list[Any]]:
+    """The machine's total and per-CPU times now: /proc/stat on Linux, psutil elsewhere."""
+    if _LINUX_PROC:
+        try:
+            with open("/proc/stat") as fh:
+                return parse_proc_stat(fh.read())
+        except (OSError, ValueError):
+            pass
+    return psutil.cpu_times(), psutil.cpu_times(percpu=True)
+
+
+def steal_pct(a: Any, b: Any) -> float:
+    """Share of the CPU time between two readings that the hypervisor gave to other guests (%)."""
+    def total(t: Any) -> float:
+        return float(sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0))
+
+    d_total = total(b) - total(a)
+    if d_total <= 0:
+        return 0.0
+    stolen = getattr(b, "steal", 0.0) - getattr(a, "steal", 0.0)
+    return round(min(100.0, max(0.0, 100.0 * stolen / d_total)), 2)
+
+
+def thread_name(pid: int, tid: int, cache: dict[int, str]) -> str:
+    """A thread's name (/proc/<pid>/task/<tid>/comm: pthread_setname_np, Python's thread names
+    on 3.x, torch and OpenMP workers), read once per thread and kept in `cache`."""
+    name = cache.get(tid)
+    if name is None:
+        if len(cache) > 4096:  # threads come and go in long jobs: keep it bounded
+            cache.clear()
+        name = ""
+        if _LINUX_PROC:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm", "rb") as fh:
+                    name = fh.read().decode(errors="replace").strip()
+            except OSError:
+                pass
+        cache[tid] = name
+    return name

@@ -4,23 +4,36 @@ Each sample is one dict (schema below) handed to a sink. CPU figures are deltas 
 CPU times between two samples, kept per process keyed by (pid, start time): a reused pid is a new
 process, and no fresh object's meaningless first `cpu_percent()` is ever used. 100 % = one core.
 
-Sample schema (readers in diagnosis and report depend on it)::
+Sample schema (readers in diagnosis and report depend on it; [..] = only sometimes there)::
 
-    {"kind": "tree", "t": time.time(), "root": pid, "interval": s, "n_procs", "n_threads",
-     "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...], "load1",
+    {"kind": "tree", "t": time.time(), "root": pid, "interval": s, "n_procs", "idle_procs",
+     "n_threads", "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...],
+     "steal_pct", ["cpu_quota", "throttle": {"periods", "throttled", "throttled_s"}], "load1",
      "unattributed_cpu_s", "unattributed_method", "ctx_invol_delta", "ctx_vol_delta",
-     "procs": [{"pid", "ppid", "name", "cmd", "status", "cpu_pct", "num_threads", "rss",
-                "ctx_vol", "ctx_invol", "ctx_vol_delta", "ctx_invol_delta",
-                "threads": [{"tid", "cpu_s", "cpu_pct"}], "busy_threads", "is_root"}]}
+     "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd"],
+                ["ctx_vol_delta", "ctx_invol_delta"], ["threads": [{"tid", "cpu_s", "cpu_pct",
+                ["name"]}]], "busy_threads", "is_root"}]}
 
 `interval` is the measured time since the previous sample (the span the CPU figures cover), not
-the configured period. `threads` holds the busiest `top_threads` threads of a process in the
-interval; `cpu_s` is CPU seconds used in the interval. `busy_threads` counts every thread of the
-process that used at least BUSY_THREAD_MIN_PCT of a core, so 387 threads are not reduced to the 8
-listed. `ctx_vol` / `ctx_invol` are summed over the process's live threads (Linux counts them per
-thread), so they can drop when a thread exits; deltas are clamped at zero. A process born during
+the configured period. `n_procs`, `n_threads`, `cpu_pct_total` and the `ctx_*_delta` totals
+cover the whole tree; `procs` lists only processes that used CPU in the interval, changed
+(thread count, state, parent, command) or are listed for the first time, plus the root:
+`idle_procs` counts the others (a tree of hundreds of sleeping processes stays small; `compact`
+False lists all). A row has `cmd` when first listed or when it (or the parent) changed, context
+switch deltas when nonzero. `threads` holds the busiest `top_threads` threads of a process that
+ran in the interval, with the kernel's thread name where it differs from the process name;
+`cpu_s` is CPU seconds used in the interval. `busy_threads` counts every thread of the process
+that used at least BUSY_THREAD_MIN_PCT of a core, so 387 threads are not reduced to the 8 listed.
+Context switches are summed over the process's live threads (Linux counts them per thread), so
+a thread that exits takes its switches with it; deltas are clamped at zero. A process born during
 the interval is charged its whole CPU; one first seen that is older than the previous sample is
 charged nothing until its second sample. `cmd` is cut to 120 characters with secrets masked.
+
+`usable_cores` are the root's: its affinity mask capped by the CPU quota of its own cgroup or a
+parent's (probes.tree.cgroup); `cpu_quota` and `throttle` (deltas of that cgroup's nr_periods,
+nr_throttled and throttled time) are there when such a quota exists. `steal_pct` is the share of
+the machine's CPU time the hypervisor gave to other guests in the interval; `per_core` counts it
+as busy (probes.tree.limits).
 
 On Linux the figures are read straight from /proc (stat, status, task/*/stat, task/*/status): one
 stat read gives CPU times, parent, start time (the identity check), thread count and RSS, which
@@ -61,11 +74,11 @@ from typing import Any
 import psutil
 
 from probes._sampler import Sampler
-from probes.machine import usable_cores
 from probes.redact import redact_cmdline
 from probes.tree.cgroup import _CgroupCounter
 from probes.tree.identity import looks_python
-from probes.tree.procfs import _busy_pct, _read_linux, _read_psutil
+from probes.tree.limits import Limits
+from probes.tree.procfs import _read_linux, _read_psutil, _Reading, thread_name
 from probes.tree.proctable import _LINUX_PROC, ProcEntry, _ProcTable, descendants
 
 Sink = Callable[[dict[str, Any]], None]
@@ -93,6 +106,8 @@ class _Tracked:
     threads: dict[int, float] = field(default_factory=dict)
     status: str = ""
     has_baseline: bool = False
+    listed: tuple[int, str, str, int] | None = None  # what its last row said (probes._row)
+    thread_names: dict[int, str] = field(default_factory=dict)
 
 
 
@@ -109,6 +124,7 @@ class ProcessTreeSampler(Sampler):
         interval: float = 0.5,
         extra_pids_fn: Callable[[], list[int]] | None = None,
         top_threads: int = 8,
+        compact: bool = True,
     ) -> None:
         super().__init__(interval)
         self.root_pid = root_pid
@@ -116,12 +132,13 @@ class ProcessTreeSampler(Sampler):
         self.interval = interval
         self.extra_pids_fn = extra_pids_fn
         self.top_threads = top_threads
-        self.usable_cores = usable_cores()
+        self.compact = compact  # leave out rows of idle, unchanged processes (see _row)
+        self._limits = Limits(root_pid)
+        self.usable_cores = self._limits.usable_cores
         self._tracked: dict[int, _Tracked] = {}
         self._table = _ProcTable()
         self._last_wall: float | None = None
         self._last_mono: float | None = None
-        self._cpu_times: list[Any] | None = None
         self._carry_children = 0.0
         self._carry_cgroup = 0.0
         self._cgroup = _CgroupCounter.for_pid(root_pid)
@@ -153,6 +170,12 @@ class ProcessTreeSampler(Sampler):
     def python_pids(self) -> list[int]:
         """Python processes of the tree at the last sample, root first then busiest first."""
         return list(self._python_pids)
+
+    def commands(self) -> dict[int, str]:
+        """Command line of every process of the tree at the last sample (rows carry it only
+        when a process is first listed)."""
+        with self._lock:
+            return {pid: tr.cmd for pid, tr in self._tracked.items()}
 
     def sample_once(self) -> dict[str, Any] | None:
         """One sample (None once the root is gone). The first call also takes the baseline."""
@@ -204,7 +227,8 @@ class ProcessTreeSampler(Sampler):
         rows: list[dict[str, Any]] = []
         grown_children = 0.0
         attributed = 0.0
-        ctx_vol_total = ctx_invol_total = n_threads = 0
+        ctx_vol_total = ctx_invol_total = n_threads = n_procs = 0
+        cpu_total = 0.0
         for pid in self._members(table):
             entry = table[pid]
             tr = previous.get(pid)
@@ -270,32 +294,16 @@ class ProcessTreeSampler(Sampler):
             ctx_vol_total += d_vol
             ctx_invol_total += d_invol
             if dt is not None:
-                rows.append({
-                    "pid": pid,
-                    "ppid": tr.ppid,
-                    "name": tr.name,
-                    "cmd": tr.cmd,
-                    "status": r.status,
-                    "cpu_pct": round(100.0 * d_cpu / dt, 2),
-                    "num_threads": r.num_threads,
-                    "rss": r.rss,
-                    "ctx_vol": r.ctx_vol,
-                    "ctx_invol": r.ctx_invol,
-                    "ctx_vol_delta": d_vol,
-                    "ctx_invol_delta": d_invol,
-                    "threads": [
-                        {"tid": tid, "cpu_s": round(c, 4), "cpu_pct": round(100.0 * c / dt, 2)}
-                        for c, tid in thread_rows[: self.top_threads]
-                    ],
-                    "busy_threads": sum(
-                        1 for c, _ in thread_rows if 100.0 * c / dt >= BUSY_THREAD_MIN_PCT
-                    ),
-                    "is_root": pid == self.root_pid,
-                })
+                n_procs += 1
+                cpu_total += 100.0 * d_cpu / dt
+                row = self._row(pid, tr, r, d_cpu, d_vol, d_invol, thread_rows, dt)
+                if row is not None:
+                    rows.append(row)
 
         gone_cpu = self._reaped_cpu(previous, current)
         self._tracked = current
-        per_core = self._per_core()
+        limits = self._limits.read()
+        self.usable_cores = self._limits.usable_cores
         cg_usage = self._cgroup.usage_s() if self._cgroup is not None else None
         self_cpu = self._own_cpu()
         unattributed, method = self._unattributed(
@@ -315,18 +323,18 @@ class ProcessTreeSampler(Sampler):
             load1 = os.getloadavg()[0]
         except OSError:
             load1 = 0.0
-        cpu_total = round(sum(row["cpu_pct"] for row in rows), 2)
         return {
             "kind": "tree",
             "t": wall,
             "root": self.root_pid,
             "interval": round(dt, 4),
-            "n_procs": len(rows),
+            "n_procs": n_procs,
+            "idle_procs": n_procs - len(rows),
             "n_threads": n_threads,
-            "cpu_pct_total": cpu_total,
+            "cpu_pct_total": round(cpu_total, 2),
             "capacity_pct": float(self.usable_cores * 100),
             "usable_cores": self.usable_cores,
-            "per_core": per_core,
+            **limits,
             "load1": round(load1, 2),
             "unattributed_cpu_s": round(unattributed, 4),
             "unattributed_method": method,
@@ -334,6 +342,41 @@ class ProcessTreeSampler(Sampler):
             "ctx_vol_delta": ctx_vol_total,
             "procs": rows,
         }
+
+    def _row(
+        self, pid: int, tr: _Tracked, r: _Reading, d_cpu: float, d_vol: int, d_invol: int,
+        thread_rows: list[tuple[float, int]], dt: float,
+    ) -> dict[str, Any] | None:
+        """The process's row, or None for a process seen before that used no CPU and changed
+        nothing (counted in `idle_procs`): at hundreds of processes, idle rows are most of a
+        sample. Command line and parent only when first listed or changed; threads only those
+        that ran, with their names (torch, OpenMP and pool threads are told apart by them)."""
+        key = (r.num_threads, r.status, tr.cmd, tr.ppid)
+        if self.compact and pid != self.root_pid and d_cpu <= 0 and key == tr.listed:
+            return None
+        row: dict[str, Any] = {
+            "pid": pid, "ppid": tr.ppid, "name": tr.name, "status": r.status,
+            "cpu_pct": round(100.0 * d_cpu / dt, 2), "num_threads": r.num_threads, "rss": r.rss,
+        }
+        if tr.listed is None or tr.listed[2:] != key[2:]:
+            row["cmd"] = tr.cmd
+        tr.listed = key
+        if d_vol or d_invol:
+            row["ctx_vol_delta"], row["ctx_invol_delta"] = d_vol, d_invol
+        threads = []
+        for c, tid in thread_rows[: self.top_threads]:
+            if c <= 0:
+                break
+            t: dict[str, Any] = {"tid": tid, "cpu_s": round(c, 4), "cpu_pct": round(100.0 * c / dt, 2)}
+            name = thread_name(pid, tid, tr.thread_names)
+            if name and name != tr.name:
+                t["name"] = name
+            threads.append(t)
+        if threads:
+            row["threads"] = threads
+        row["busy_threads"] = sum(1 for c, _ in thread_rows if 100.0 * c / dt >= BUSY_THREAD_MIN_PCT)
+        row["is_root"] = pid == self.root_pid
+        return row
 
     def _reaped_cpu(self, previous: dict[int, _Tracked], current: dict[int, _Tracked]) -> float:
         """Last-seen CPU (own + reaped children) of tracked processes that exited inside the tree.
@@ -401,12 +444,3 @@ class ProcessTreeSampler(Sampler):
                 self._carry_cgroup = min(0.0, value)
                 return max(0.0, value), "cgroup"
         return result, method
-
-    def _per_core(self) -> list[float]:
-        # Own deltas of cpu_times(percpu) rather than psutil.cpu_percent(), whose "since last
-        # call" state is shared by every caller in the process.
-        now = psutil.cpu_times(percpu=True)
-        before, self._cpu_times = self._cpu_times, now
-        if before is None or len(before) != len(now):
-            return [0.0] * len(now)
-        return [_busy_pct(a, b) for a, b in zip(before, now, strict=True)]

@@ -45,13 +45,17 @@ def states(stacks: list[dict[str, Any]]) -> Counter[str]:
 def test_tree_sees_the_threads_of_one_process() -> None:
     with target("busy_threads.py", "3", "20") as proc:
         sampler = ProcessTreeSampler(proc.pid, lambda r: None, interval=0.2)
+        first = sampler.sample_once()
+        time.sleep(0.6)  # long enough for each of the 3 spinning threads to be charged ticks
         sample = sampler.sample_once()
-    assert sample is not None
+    assert first is not None and sample is not None
     assert sample["n_procs"] == 1
     assert sample["n_threads"] == 4  # main + 3 workers
     (root,) = sample["procs"]
-    assert root["is_root"] and root["pid"] == proc.pid and "busy_threads.py" in root["cmd"]
-    assert len(root["threads"]) == 4
+    assert root["is_root"] and root["pid"] == proc.pid
+    assert "busy_threads.py" in first["procs"][0]["cmd"] and "cmd" not in root  # once listed
+    # only threads that ran are listed: the 3 spinning ones, not the main thread in join()
+    assert len(root["threads"]) == 3 and proc.pid not in {t["tid"] for t in root["threads"]}
     assert sample["capacity_pct"] == 100.0 * sample["usable_cores"]
     assert len(sample["per_core"]) == psutil.cpu_count()
 

@@ -34,7 +34,6 @@ def test_voluntary_switches_count_each_sleep() -> None:
     # Each sleep blocks once; waking from the Event and the two stdin reads add a few more.
     assert SLEEPS <= row["ctx_vol_delta"] <= SLEEPS + 20, row
     assert sample["ctx_vol_delta"] == row["ctx_vol_delta"]
-    assert row["ctx_vol"] >= row["ctx_vol_delta"]
 
 
 def test_involuntary_switches_of_two_busy_threads_on_one_core() -> None:
