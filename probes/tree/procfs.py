@@ -49,11 +49,24 @@ def _status_counter(data: bytes, key: bytes) -> int:
         return 0
 
 
-def _ctx_switches(path: str) -> tuple[int, int]:
+def _read_file(path: str) -> bytes | None:
+    """A small /proc file in one read (no buffered file object: at hundreds of threads a
+    sample is mostly these calls)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
+        return None
+    try:
+        return os.read(fd, 16384)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _ctx_switches(path: str) -> tuple[int, int]:
+    data = _read_file(path)
+    if data is None:
         return 0, 0
     return (
         _status_counter(data, b"\nvoluntary_ctxt_switches:"),
@@ -61,8 +74,38 @@ def _ctx_switches(path: str) -> tuple[int, int]:
     )
 
 
-def _read_linux(pid: int) -> _Reading | None:
-    """All per-process figures from /proc/<pid>/stat, status and task/*/stat (None: gone)."""
+# tid -> (times scheduled in, voluntary, involuntary switches) at the last read: a thread whose
+# count has not moved has made no switch, and its (costly) status file is not read again.
+Switches = dict[int, tuple[int, int, int]]
+
+
+def _schedstat(path: str) -> tuple[int, int] | None:
+    """(run time in ns, times scheduled in) from a schedstat file; None where there is none."""
+    data = _read_file(path)
+    if not data:
+        return None
+    parts = data.split()
+    try:
+        return int(parts[0]), int(parts[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _thread(base: str, tid: int, known: Switches, seen: Switches) -> tuple[int, int, float | None]:
+    """(voluntary, involuntary switches, CPU seconds or None) of one thread at /proc/`base`."""
+    sched = _schedstat(f"/proc/{base}/schedstat")
+    old = known.get(tid)
+    if sched is not None and old is not None and old[0] == sched[1]:
+        vol, invol = old[1], old[2]
+    else:
+        vol, invol = _ctx_switches(f"/proc/{base}/status")
+    seen[tid] = (sched[1] if sched is not None else -1, vol, invol)
+    return vol, invol, None if sched is None else sched[0] / 1e9
+
+
+def _read_linux(pid: int, switches: Switches | None = None) -> _Reading | None:
+    """All per-process figures from /proc/<pid>/stat and each thread's schedstat and status
+    (None: gone). `switches` is the process's per-thread counter cache, updated in place."""
     stat = _read_stat(pid)
     if stat is None:
         return None
@@ -70,10 +113,12 @@ def _read_linux(pid: int) -> _Reading | None:
     tick = float(_CLK_TCK)
     utime, stime = int(f[11]) / tick, int(f[12]) / tick
     nthreads = int(f[17])
+    known = switches if switches is not None else {}
+    seen: Switches = {}
     threads: list[tuple[int, float]]
     if nthreads <= 1:
+        vol, invol, _ = _thread(str(pid), pid, known, seen)
         threads = [(pid, utime + stime)]
-        vol, invol = _ctx_switches(f"/proc/{pid}/status")
     else:
         # /proc/<pid>/status counts the main thread's switches only: sum every thread's.
         threads, vol, invol = [], 0, 0
@@ -81,13 +126,19 @@ def _read_linux(pid: int) -> _Reading | None:
             tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
             tids = []
-        for tid in tids:
-            t = _read_stat(f"{pid}/task/{tid}")
-            if t is None:
-                continue
-            threads.append((int(tid), (int(t[1][11]) + int(t[1][12])) / tick))
-            v, i = _ctx_switches(f"/proc/{pid}/task/{tid}/status")
+        for name in tids:
+            tid = int(name)
+            v, i, cpu = _thread(f"{pid}/task/{name}", tid, known, seen)
+            if cpu is None:  # no schedstat (kernel without CONFIG_SCHED_INFO): the tick counts
+                t = _read_stat(f"{pid}/task/{name}")
+                if t is None:
+                    continue
+                cpu = (int(t[1][11]) + int(t[1][12])) / tick
+            threads.append((tid, cpu))
             vol, invol = vol + v, invol + i
+    if switches is not None:
+        switches.clear()
+        switches.update(seen)
     return _Reading(
         start=float(f[19]), ppid=int(f[1]), cpu_s=utime + stime,
         children_s=(int(f[13]) + int(f[14])) / tick,

@@ -25,10 +25,15 @@ class ProcEntry:
 def _read_stat(pid: int | str) -> tuple[str, list[bytes]] | None:
     """(comm, fields after the comm) of /proc/<pid>/stat, or None when the process is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        data = os.read(fd, 4096)  # one read, no buffered file object: it is the hot path
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     close = data.rfind(b")")
     fields = data[close + 2 :].split()
     if len(fields) < 22:

@@ -78,7 +78,7 @@ from probes.redact import redact_cmdline
 from probes.tree.cgroup import _CgroupCounter
 from probes.tree.identity import looks_python
 from probes.tree.limits import Limits
-from probes.tree.procfs import _read_linux, _read_psutil, _Reading, thread_name
+from probes.tree.procfs import Switches, _read_linux, _read_psutil, _Reading, thread_name
 from probes.tree.proctable import _LINUX_PROC, ProcEntry, _ProcTable, descendants
 
 Sink = Callable[[dict[str, Any]], None]
@@ -108,6 +108,7 @@ class _Tracked:
     has_baseline: bool = False
     listed: tuple[int, str, str, int] | None = None  # what its last row said (probes._row)
     thread_names: dict[int, str] = field(default_factory=dict)
+    switches: Switches = field(default_factory=dict)
 
 
 
@@ -244,7 +245,7 @@ class ProcessTreeSampler(Sampler):
                 except psutil.Error:
                     tr.cmd = entry.name
                 tr.name = entry.name
-            r = _read_linux(pid) if _LINUX_PROC else _read_psutil(tr.proc, tr.start)
+            r = _read_linux(pid, tr.switches) if _LINUX_PROC else _read_psutil(tr.proc, tr.start)
             if r is not None and r.start != tr.start:
                 # pid reused since the table was read: the old process is gone, this is another
                 entry = ProcEntry(r.ppid, r.start, entry.name)
