@@ -263,3 +263,35 @@ def thread_name(pid: int, tid: int, cache: dict[int, str]) -> str:
                 pass
         cache[tid] = name
     return name
+
+
+# Native libraries that run thread pools of their own, by the start of their file name.
+POOL_LIBRARIES = {
+    "libgomp": "OpenMP (GNU)", "libiomp5": "OpenMP (Intel)", "libomp": "OpenMP (LLVM)",
+    "libopenblas": "OpenBLAS", "libmkl_rt": "MKL", "libmkl_core": "MKL", "libblis": "BLIS",
+    "libtbb": "TBB", "libtorch_cpu": "PyTorch intra-op",
+}
+
+
+def pool_libraries(pid: int) -> list[str]:
+    """Thread-pool libraries process `pid` has mapped (/proc/<pid>/maps), as threadpoolctl would
+    name them from inside; [] when unreadable."""
+    data = _read_maps(pid)
+    found: dict[str, None] = {}
+    for line in data.splitlines():
+        slash = line.rfind(b"/")
+        if slash < 0:
+            continue
+        base = line[slash + 1 :].decode(errors="replace")
+        for prefix, name in POOL_LIBRARIES.items():
+            if base.startswith(prefix):
+                found[name] = None
+    return list(found)
+
+
+def _read_maps(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""

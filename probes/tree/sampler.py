@@ -10,7 +10,7 @@ Sample schema (readers in diagnosis and report depend on it; [..] = only sometim
      "n_threads", "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...],
      "steal_pct", ["cpu_quota", "throttle": {"periods", "throttled", "throttled_s"}], "load1",
      "unattributed_cpu_s", "unattributed_method", "ctx_invol_delta", "ctx_vol_delta",
-     "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd"],
+     "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
                 ["ctx_vol_delta", "ctx_invol_delta"], ["threads": [{"tid", "cpu_s", "cpu_pct",
                 ["name"]}]], "busy_threads", "is_root"}]}
 
@@ -19,7 +19,8 @@ the configured period. `n_procs`, `n_threads`, `cpu_pct_total` and the `ctx_*_de
 cover the whole tree; `procs` lists only processes that used CPU in the interval, changed
 (thread count, state, parent, command) or are listed for the first time, plus the root:
 `idle_procs` counts the others (a tree of hundreds of sleeping processes stays small; `compact`
-False lists all). A row has `cmd` when first listed or when it (or the parent) changed, context
+False lists all). A row has `cmd` (and for a Python process `pools`, the thread-pool libraries it has mapped:
+OpenMP, OpenBLAS, MKL, PyTorch) when first listed or when it (or the parent) changed, context
 switch deltas when nonzero. `threads` holds the busiest `top_threads` threads of a process that
 ran in the interval, with the kernel's thread name where it differs from the process name;
 `cpu_s` is CPU seconds used in the interval. `busy_threads` counts every thread of the process
@@ -78,7 +79,14 @@ from probes.redact import redact_cmdline
 from probes.tree.cgroup import _CgroupCounter
 from probes.tree.identity import looks_python
 from probes.tree.limits import Limits
-from probes.tree.procfs import Switches, _read_linux, _read_psutil, _Reading, thread_name
+from probes.tree.procfs import (
+    Switches,
+    _read_linux,
+    _read_psutil,
+    _Reading,
+    pool_libraries,
+    thread_name,
+)
 from probes.tree.proctable import _LINUX_PROC, ProcEntry, _ProcTable, descendants
 
 Sink = Callable[[dict[str, Any]], None]
@@ -361,6 +369,10 @@ class ProcessTreeSampler(Sampler):
         }
         if tr.listed is None or tr.listed[2:] != key[2:]:
             row["cmd"] = tr.cmd
+            if tr.is_python and _LINUX_PROC:  # once per process: which native pools it loaded
+                pools = pool_libraries(pid)
+                if pools:
+                    row["pools"] = pools
         tr.listed = key
         if d_vol or d_invol:
             row["ctx_vol_delta"], row["ctx_invol_delta"] = d_vol, d_invol

@@ -107,7 +107,7 @@ def test_sampling_this_process_has_the_documented_shape() -> None:
     required = {
         "pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", "busy_threads", "is_root",
     }
-    optional = {"cmd", "ctx_vol_delta", "ctx_invol_delta", "threads"}
+    optional = {"cmd", "pools", "ctx_vol_delta", "ctx_invol_delta", "threads"}
     assert required <= set(root) <= required | optional
     assert "cmd" in root  # first listing
     assert root["rss"] > 0 and root["num_threads"] >= 1

@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 
+# The status of a run that is a live process watched from outside (attach, watch).
+LIVE = "live"
+
+
 def expected_processes(kind: str, workers: int) -> int | None:
     """Worker processes a strategy should show: one for inline and threads, W for the others."""
     if kind in ("inline", "threads"):
@@ -122,6 +126,7 @@ def analyse(rec: Recorded) -> Diagnosis:
             baseline_obs=observations.get(baseline.label) if baseline else None,
             limited=_limited_sibling(rec, label),
             own_program=run.get("strategy") == "watch",
+            live=run.get("status") == LIVE,
         )
         contexts[label] = ctx
         # A run that never ran trials (unavailable, skipped) has nothing to diagnose.
@@ -143,14 +148,20 @@ def diagnose_run(rec: Recorded, label: str) -> list[Finding]:
     return analyse(rec).findings.get(label, [])
 
 
-def diagnose_samples(samples: Sequence[dict[str, Any]], meta: dict[str, Any]) -> list[Finding]:
-    """Findings from probe samples alone, for a live process with no trial records.
+def diagnose_samples(
+    samples: Sequence[dict[str, Any]],
+    meta: dict[str, Any],
+    trials: Sequence[dict[str, Any]] = (),
+) -> list[Finding]:
+    """Findings of a live process (bench attach, bench watch) from its probe samples and the trial
+    records it traced, if any: the same rules as a recorded run, judging from that evidence.
 
-    `meta` is a run.json-like dict (its "machine" is used) or a machine fingerprint itself.
+    `meta` is a run.json-like dict (its "machine" is used) or a machine fingerprint itself. The
+    target's usable cores are the samples' (its affinity and cgroup quota), else the machine's.
     """
     machine = meta["machine"] if isinstance(meta.get("machine"), dict) else meta
     tagged = next((s.get("usable_cores") for s in samples if s.get("usable_cores")), None)
-    cores = int(machine.get("usable_cores") or tagged or 1)
+    cores = int(tagged or machine.get("usable_cores") or 1)
     label = next((str(s["run"]) for s in samples if s.get("run")), None)
     if label is None:
         root = meta.get("pid") or next(
@@ -159,9 +170,9 @@ def diagnose_samples(samples: Sequence[dict[str, Any]], meta: dict[str, Any]) ->
         )
         label = f"pid {root}"
     notes = [s for s in samples if s.get("kind") == "note"]
-    obs = observe(label, [s for s in samples if s.get("kind") != "note"], cores, notes=notes)
-    ctx = RunContext(label=label, kind="unknown", workers=1, status="live")
-    return apply(obs, ctx, live=True)
+    obs = observe(label, [s for s in samples if s.get("kind") != "note"], cores, trials, notes=notes)
+    ctx = RunContext(label=label, kind="unknown", workers=1, status=LIVE, live=True)
+    return apply(obs, ctx)
 
 
 def run_metrics(results_dir: str | Path | Recorded | Diagnosis) -> dict[str, dict[str, Any]]:

@@ -11,8 +11,10 @@ not from the driver's own process tree, which holds none of its trials.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from bench.analysis.diagnose import thresholds as th
@@ -70,6 +72,75 @@ class StackStats:
 
 
 @dataclass(frozen=True)
+class ThreadWaitSite:
+    """Where one Python thread sat at the last stack dump: its innermost frame in the user's own
+    code and the library call it was blocked in (`Event.wait`, `Queue.get`, `recv`, ...)."""
+
+    pid: int
+    thread: str
+    state: str
+    user_frame: str | None
+    blocking_call: str | None
+
+
+def _frame_file(frame: str) -> str:
+    inside = frame.rsplit(" (", 1)[-1].rstrip(")")
+    return inside.rsplit(":", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def _library_roots() -> frozenset[str]:
+    """Top-level names of the standard library and of installed distributions: a frame in one of
+    them is library code, not the user's."""
+    from importlib.metadata import packages_distributions
+
+    return frozenset(sys.stdlib_module_names) | frozenset(packages_distributions())
+
+
+def is_library_frame(frame: str) -> bool:
+    """A formatted frame ("func (path/file.py:12)") in the standard library or an installed
+    package (by the first part of its short file name)."""
+    f = _frame_file(frame)
+    head = f.split("/", 1)[0]
+    if head.endswith(".py"):
+        head = head[:-3]
+    return head in _library_roots() or f.startswith("<")
+
+
+def wait_site(pid: int, thread: dict[str, Any]) -> ThreadWaitSite:
+    """The innermost user frame of a stack-sample thread and the library call above it."""
+    frames = [str(x) for x in thread.get("frames") or []]
+    user = next((i for i, fr in enumerate(frames) if not is_library_frame(fr)), None)
+    if user is None:
+        call = frames[-1] if frames else None  # the user's frame is deeper than the record kept
+        return ThreadWaitSite(pid, str(thread.get("name") or ""), str(thread.get("state") or ""), None, call)
+    call = frames[user - 1].split(" (", 1)[0] if user > 0 else "a C call on that line"
+    return ThreadWaitSite(pid, str(thread.get("name") or ""), str(thread.get("state") or ""), frames[user], call)
+
+
+def stack_motion(stacks: Sequence[dict[str, Any]]) -> tuple[bool | None, tuple[ThreadWaitSite, ...]]:
+    """Whether any thread's frames changed between consecutive dumps of its process (None: no
+    process was dumped twice), and the wait site of every thread in each process's last dump."""
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for st in sorted(stacks, key=lambda x: float(x.get("t") or 0)):
+        by_pid.setdefault(int(st.get("pid") or 0), []).append(st)
+    moved: bool | None = None
+    for dumps in by_pid.values():
+        if len(dumps) < 2:
+            continue
+        moved = bool(moved)
+        for a, b in zip(dumps, dumps[1:], strict=False):
+            fa = {t.get("tid"): t.get("frames") for t in a.get("threads") or []}
+            fb = {t.get("tid"): t.get("frames") for t in b.get("threads") or []}
+            if fa != fb:
+                moved = True
+    sites = tuple(
+        wait_site(pid, t) for pid, dumps in by_pid.items() for t in dumps[-1].get("threads") or []
+    )
+    return moved, sites
+
+
+@dataclass(frozen=True)
 class Gap:
     """The longest stretch without a progress event, in seconds since the run started."""
 
@@ -120,6 +191,21 @@ class Observation:
     # usable_cores is their Ray CPUs and each host's load by others is in `hosts`, not `foreign_*`.
     nodes: int = 0
     hosts: tuple[HostLoad, ...] = ()
+    # what limits the tree from outside (probes.tree.limits), over the work phase
+    working_procs_median: float | None = None  # processes with a runnable thread
+    runnable_by_proc: tuple[tuple[int, str, float], ...] = ()  # (pid, name, median runnable)
+    pools: tuple[str, ...] = ()  # native thread-pool libraries the busiest processes loaded
+    children_alive: int | None = None  # processes of the tree besides the root, last sample
+    cpu_quota: float | None = None
+    throttle_periods: int = 0
+    throttled_periods: int = 0
+    throttled_s: float = 0.0
+    steal_share: float | None = None
+    tree_seconds: float = 0.0
+    # stacks across samples: whether any thread's frames changed (None: under two dumps of any
+    # process), and where each thread of the last dumps waits
+    stacks_moved: bool | None = None
+    waits: tuple[ThreadWaitSite, ...] = ()
 
     @property
     def cpu_share(self) -> float | None:
@@ -247,6 +333,49 @@ def _tree_figures(tree: list[dict[str, Any]], usable: int) -> dict[str, Any]:
         "busiest_pid": busiest[1] if busiest is not None else None,
         "busiest_cpu_pct": statistics.median(pid_cpu[busiest]) if busiest is not None else None,
     }
+
+
+def _limits(tree: list[dict[str, Any]]) -> dict[str, Any]:
+    """Quota, throttling and steal over the samples (probes.tree.limits), and how the runnable
+    threads spread over the tree's processes."""
+    if not tree:
+        return {}
+    out: dict[str, Any] = {"tree_seconds": sum(float(s.get("interval") or 0) for s in tree)}
+    quotas = [float(s["cpu_quota"]) for s in tree if s.get("cpu_quota")]
+    if quotas:
+        out["cpu_quota"] = min(quotas)
+        throttles = [s["throttle"] for s in tree if isinstance(s.get("throttle"), dict)]
+        out["throttle_periods"] = sum(int(t.get("periods") or 0) for t in throttles)
+        out["throttled_periods"] = sum(int(t.get("throttled") or 0) for t in throttles)
+        out["throttled_s"] = sum(float(t.get("throttled_s") or 0) for t in throttles)
+    steal = [float(s["steal_pct"]) for s in tree if s.get("steal_pct") is not None]
+    if steal:
+        out["steal_share"] = statistics.fmean(steal) / 100.0
+    working, by_proc, names = [], {}, {}  # type: ignore[var-annotated]
+    pools: dict[str, None] = {}
+    for s in tree:
+        n = 0
+        for p in s.get("procs") or []:
+            busy = int(p.get("busy_threads") or 0) if p.get("busy_threads") is not None else (
+                1 if float(p.get("cpu_pct") or 0) >= th.RUNNABLE_THREAD_MIN_PCT else 0
+            )
+            pid = int(p.get("pid") or 0)
+            by_proc.setdefault(pid, []).append(busy)
+            names[pid] = str(p.get("name") or "")
+            n += busy > 0
+            for lib in p.get("pools") or []:
+                pools[str(lib)] = None
+        working.append(n)
+    out["working_procs_median"] = statistics.median(working)
+    samples = len(tree)
+    ranked = sorted(
+        ((pid, names[pid], statistics.median(v + [0] * (samples - len(v)))) for pid, v in by_proc.items()),
+        key=lambda x: -x[2],
+    )
+    out["runnable_by_proc"] = tuple(x for x in ranked if x[2] > 0)[:8]
+    out["pools"] = tuple(pools)
+    out["children_alive"] = max(0, int(tree[-1].get("n_procs") or 0) - 1)
+    return out
 
 
 def _proc_key(p: dict[str, Any]) -> tuple[Any, int]:
@@ -395,6 +524,7 @@ def observe(
     window = (min(s for s, _, _ in spans), max(e for _, e, _ in spans)) if spans else None
     work = in_window(tree, window)
     figures = _tree_figures(work, usable_cores)
+    figures.update(_limits(work))
     figures["procs_seen"] = len({_proc_key(p) for s in tree for p in s.get("procs") or []})
     if cluster is not None:
         figures["nodes"] = cluster.nodes
@@ -422,11 +552,15 @@ def observe(
     events = [float(b["t"]) for b in heartbeats if b.get("t") is not None]
     events += [float(t[k]) for t in ran for k in ("start", "end") if t.get(k) is not None]
 
+    stack_list = in_window([s for s in samples if s.get("kind") == "stack"], window)
+    moved, sites = stack_motion(stack_list)
     return Observation(
         label=label,
         usable_cores=max(1, usable_cores),
         **figures,
-        stacks=stack_stats(in_window([s for s in samples if s.get("kind") == "stack"], window)),
+        stacks=stack_stats(stack_list),
+        stacks_moved=moved,
+        waits=sites,
         inflight_peak=peak_overlap((s, e) for s, e, _ in spans),
         pid_inflight_peak=pid_peaks.get(top_pid, 0) if top_pid is not None else 0,
         pid_inflight_pid=top_pid,
