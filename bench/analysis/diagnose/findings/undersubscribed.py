@@ -124,6 +124,11 @@ def _live(obs: Observation, ctx: RunContext) -> Finding | None:
 
 def headline(e: Mapping[str, Any]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    if "runnable_threads_median" in e:  # a live job: what its shape can keep busy
+        return (
+            f"kept {num(e.get('cpu_cores_mean'))} of {e.get('usable_cores')} usable cores busy "
+            f"with {num(e.get('runnable_threads_median'))} runnable thread(s)"
+        )
     return f"left {num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
 
 
