@@ -36,9 +36,11 @@ nr_throttled and throttled time) are there when such a quota exists. `steal_pct`
 the machine's CPU time the hypervisor gave to other guests in the interval; `per_core` counts it
 as busy (probes.tree.limits).
 
-On Linux the figures are read straight from /proc (stat, status, task/*/stat, task/*/status): one
-stat read gives CPU times, parent, start time (the identity check), thread count and RSS, which
-keeps a sample of a 20-process tree near 1 ms. The machine's process table is re-read in full
+On Linux the figures are read straight from /proc: one stat read per process gives CPU times,
+parent, start time (the identity check), thread count and RSS; one schedstat read per thread its
+CPU time (ns) and how often it was scheduled in, and its status file (context switches, the
+costly read) only when that count moved (probes.tree.procfs). A sample of a 20-process tree
+takes about 1 ms, of 130 processes and 400 threads under 10 ms of CPU. The machine's process table is re-read in full
 every few samples and only for new pids in between. psutil.Process objects, one per (pid, start
 time) kept across samples, supply command lines and, on other platforms, every figure.
 
