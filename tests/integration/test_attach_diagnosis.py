@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from probes.stacks import find_py_spy
-from tests.fixtures.live_cases import CASES, LiveCase, run_case
+from tests.fixtures.live_cases import CASES, LiveCase
 from tests.scripts.cgroups import NoCgroup
+from tests.support.live import run_case
 
 pytestmark = [
     pytest.mark.slow,
