@@ -2,8 +2,10 @@
 
 proctable  the machine's process table and the descendants of a set of roots
 identity   what a process is (Python, a Ray worker, a Ray agent) by name and command line
-procfs     per-process figures from /proc (psutil elsewhere), per-core busy shares
-cgroup     the cgroup a process lives in: CPU usage and members
+procfs     per-process and per-thread figures from /proc (psutil elsewhere), /proc/stat
+cgroup     the cgroup a process lives in: CPU usage, members, the CPU quota that binds it
+limits     per sample: per-core busy, steal, and the quota's throttling
+unattributed  CPU of children no sample caught
 sampler    ProcessTreeSampler: the sample schema and how its figures are derived
 """
 

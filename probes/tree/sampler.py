@@ -78,7 +78,6 @@ import psutil
 
 from probes._sampler import Sampler
 from probes.redact import redact_cmdline
-from probes.tree.cgroup import _CgroupCounter
 from probes.tree.identity import looks_python
 from probes.tree.limits import Limits
 from probes.tree.procfs import (
@@ -90,11 +89,11 @@ from probes.tree.procfs import (
     thread_name,
 )
 from probes.tree.proctable import _LINUX_PROC, ProcEntry, _ProcTable, descendants
+from probes.tree.unattributed import Unattributed
 
 Sink = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
 
-_CGROUP_RECHECK = 10  # samples before a cgroup shared with other processes is checked again
 # A thread counts in a process's "busy_threads" when it used this share of a core in the interval
 # (/proc counts 10 ms ticks: in 0.5 s, 5 % is two ticks or more, more than a heartbeat's wake-up).
 BUSY_THREAD_MIN_PCT = 5.0
@@ -150,13 +149,7 @@ class ProcessTreeSampler(Sampler):
         self._table = _ProcTable()
         self._last_wall: float | None = None
         self._last_mono: float | None = None
-        self._carry_children = 0.0
-        self._carry_cgroup = 0.0
-        self._cgroup = _CgroupCounter.for_pid(root_pid)
-        self._cgroup_usage: float | None = None
-        self._cgroup_wait = 0
-        self._self = psutil.Process()
-        self._self_cpu: float | None = None
+        self._unattributed = Unattributed(root_pid)
         self._python_pids: list[int] = []
         self._root_gone = False
         self._lock = threading.Lock()
@@ -315,12 +308,9 @@ class ProcessTreeSampler(Sampler):
         self._tracked = current
         limits = self._limits.read()
         self.usable_cores = self._limits.usable_cores
-        cg_usage = self._cgroup.usage_s() if self._cgroup is not None else None
-        self_cpu = self._own_cpu()
-        unattributed, method = self._unattributed(
-            grown_children - gone_cpu, attributed, cg_usage, self_cpu, current, table,
+        unattributed, method = self._unattributed.account(
+            grown_children - gone_cpu, attributed, set(current), table,
         )
-        self._cgroup_usage, self._self_cpu = cg_usage, self_cpu
         self._last_wall, self._last_mono = wall, mono
         by_cpu = {row["pid"]: row["cpu_pct"] for row in rows}
         pythons = sorted(
@@ -418,44 +408,3 @@ class ProcessTreeSampler(Sampler):
             if parent in stayed:
                 total += tr.cpu_s + tr.children_s
         return total
-
-    def _own_cpu(self) -> float | None:
-        try:
-            ct = self._self.cpu_times()
-        except psutil.Error:
-            return None
-        return float(ct.user + ct.system + ct.children_user + ct.children_system)
-
-    def _unattributed(
-        self,
-        children_raw: float,
-        attributed: float,
-        cg_usage: float | None,
-        self_cpu: float | None,
-        current: dict[int, _Tracked],
-        table: dict[int, ProcEntry],
-    ) -> tuple[float, str]:
-        value = children_raw + self._carry_children
-        self._carry_children = min(0.0, value)
-        result, method = max(0.0, value), "children_times"
-        if (
-            self._cgroup is not None and cg_usage is not None and self._cgroup_usage is not None
-            and self_cpu is not None and self._self_cpu is not None
-        ):
-            me = self._self.pid
-            self._cgroup_wait -= 1
-            if self._cgroup_wait > 0:
-                return result, method
-            members = self._cgroup.pids()
-            allowed = set(current) | {me} | {pid for pid, e in table.items() if e.ppid == me}
-            if members is None:
-                self._cgroup = None  # a host-wide hierarchy: not the job's own cgroup
-            elif not members <= allowed:
-                self._cgroup_wait = _CGROUP_RECHECK  # shared with others; look again later
-            else:
-                # this process (and the py-spy it runs) only counts when it shares the cgroup
-                own = self_cpu - self._self_cpu if me in members and me not in current else 0.0
-                value = (cg_usage - self._cgroup_usage) - attributed - own + self._carry_cgroup
-                self._carry_cgroup = min(0.0, value)
-                return max(0.0, value), "cgroup"
-        return result, method
