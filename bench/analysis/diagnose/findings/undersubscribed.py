@@ -134,5 +134,7 @@ def headline(e: Mapping[str, Any]) -> str:
 
 SPEC = FindingSpec(
     CODE, (rule,), headline, RUNBOOK,
-    explained_by=("STALLED", "THROTTLED", "GIL_BOUND", "THREADS_NOT_PROCESSES"),
+    explained_by=(
+        "STALLED", "THROTTLED", "GIL_BOUND", "THREADS_NOT_PROCESSES", "SPIN_WAIT",
+    ),
 )
