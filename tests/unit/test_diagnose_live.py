@@ -122,3 +122,21 @@ def _parts(d: Any, report_dir: Path) -> Any:
     from bench.report.markdown import ReportParts
 
     return ReportParts(d, [], [], [], [], [], "", cost.MeasuredEfficiency(), None, {}, report_dir)
+
+
+def test_python_threads_on_one_gil_are_not_oversubscription() -> None:
+    """4 GIL-bound threads of one process all count as runnable (each gets its share of a core),
+    yet they take turns on the GIL, not on the cores: GIL_BOUND, not OVERSUBSCRIBED."""
+    path = FIXTURES / "live" / "gil_threads"
+    meta = json.loads((path / "run.json").read_text())
+    samples = read_jsonl(path / "samples.jsonl")
+    for s in samples:
+        for p in s.get("procs") or []:
+            if s.get("kind") == "tree" and p.get("is_root"):
+                p["busy_threads"] = 4  # 2 per core: OVERSUBSCRIBED's bar
+    codes = [f.code for f in diagnose_samples(samples, meta)]
+    assert F.GIL_BOUND in codes and F.OVERSUBSCRIBED not in codes
+    # the same count in a process whose threads are not Python ones is oversubscription
+    pool = read_jsonl(FIXTURES / "live" / "pool_default_threads" / "samples.jsonl")
+    codes = [f.code for f in diagnose_samples(pool, meta)]
+    assert F.OVERSUBSCRIBED in codes

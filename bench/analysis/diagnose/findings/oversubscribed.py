@@ -53,9 +53,11 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     slower = ratio is not None and ratio < OVERSUB_SLOWDOWN
     # Live, nothing ran beside the job to compare with: threads queueing for cores is the
     # evidence itself (the preemptions are reported, not required: a loaded machine preempts
-    # a well-sized job as often).
-    live = ctx.live and threads_high
-    if not ((threads_high and (invol_high or slower)) or (invol_high and slower) or live):
+    # a well-sized job as often), unless they are Python threads taking turns on one GIL.
+    if ctx.live:
+        if not threads_high or _threads_share_a_gil(obs):
+            return None
+    elif not ((threads_high and (invol_high or slower)) or (invol_high and slower)):
         return None
     ev: dict[str, Any] = {
         "runnable_threads_median": r(obs.runnable_threads_median, 1),
@@ -96,6 +98,19 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         "torch.set_num_threads, OMP_NUM_THREADS, threadpoolctl); compare "
         "`bench compare --strategies pool,pool@unlimited`.",
     )
+
+
+def _threads_share_a_gil(obs: Observation) -> bool:
+    """The process holding the most runnable threads runs several Python threads at once: they
+    take turns on its GIL, not on the cores (GIL_BOUND, THREADS_NOT_PROCESSES say so), so their
+    count is not evidence of too many threads for the cores."""
+    from bench.analysis.diagnose import thresholds as th
+
+    if not obs.runnable_by_proc:
+        return False
+    top = obs.runnable_by_proc[0][0]
+    st = next((s for s in obs.stacks if s.pid == top), None)
+    return st is not None and st.active_mean >= th.MIN_ACTIVE_PY_THREADS
 
 
 def _live(obs: Observation, ctx: RunContext, ev: dict[str, Any], text: str) -> Finding:
