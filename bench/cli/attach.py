@@ -12,12 +12,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from bench.cli._attach_target import check_target
 from bench.errors import ConfigError, Interrupted, ProbeError
 
+T = TypeVar("T")
 SAMPLES = "samples.jsonl"
 RUN_JSON = "run.json"
 PLAIN_EVERY_S = 2.0
@@ -99,15 +101,13 @@ def _cmdline(pid: int) -> str:
 
 
 # --- diagnosis and report ------------------------------------------------------------------
-def diagnose_and_report(path: Path, stream: TextIO) -> Any:
-    """bench.report.live over the written directory; None (with one line on stderr) when it
-    fails: the samples are on disk whatever it does, and must not be hidden by a traceback."""
-    from bench.report.live import report_live
-
+def _guarded(what: str, fn: Callable[[], T]) -> T | None:
+    """fn(), or None with one line on stderr: the samples are on disk whatever diagnosis or the
+    report do, and must not be hidden by a traceback."""
     try:
-        return report_live(path)
+        return fn()
     except Exception as exc:  # diagnosis must not cost the user the recording
-        print(f"bench attach: diagnosis skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(f"bench attach: {what} skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
         return None
 
 
@@ -332,15 +332,21 @@ def attach(
     write_json_atomic(path / RUN_JSON, meta)
     if not os.path.exists(path / SAMPLES):
         raise ProbeError(f"no samples were recorded: process {pid} exited before the first one")
-    result = diagnose_and_report(path, stream)
-    if result is not None:
-        meta["findings"] = [f.to_dict() for f in result.findings]
-        meta["verdict"] = result.verdict
+    from bench.report.live import diagnose_live, report_live
+
+    # The verdict first, as soon as the watch ends; the report (plots take seconds) after it.
+    diagnosed = _guarded("diagnosis", lambda: diagnose_live(path))
+    if diagnosed is not None:
+        d, findings, verdict = diagnosed
+        meta["findings"] = [f.to_dict() for f in findings]
+        meta["verdict"] = verdict
         write_json_atomic(path / RUN_JSON, meta)
-        print(f"Verdict: {_plain(result.verdict)}", file=stream, flush=True)
+        print(f"Verdict: {_plain(verdict)}", file=stream, flush=True)
     _print_summary(summary, meta.get("findings", []), path, stream)
-    if result is not None:
-        print(f"report: {result.path}", file=stream, flush=True)
+    if diagnosed is not None:
+        report = _guarded("report", lambda: report_live(path, diagnosis=diagnosed[0]))
+        if report is not None:
+            print(f"report: {report.path}", file=stream, flush=True)
     if interrupted is not None and not until_exit:
         raise Interrupted(interrupted)
     return path

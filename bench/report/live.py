@@ -2,6 +2,7 @@
 links, probe notes and plots as a compare report, with a verdict about one job instead of a
 comparison of strategies (there is no matrix, hypothesis or cost table to fill).
 
+diagnose_live(results_dir) -> (Diagnosis, findings, verdict)   the diagnosis alone (no files)
 report_live(results_dir) -> LiveReport   diagnose a live results directory, write its report.md
 """
 
@@ -136,14 +137,26 @@ def render(p: ReportParts) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def report_live(results_dir: str | Path, out: str | Path | None = None) -> LiveReport:
-    """Diagnose a live results directory (run.json, samples.jsonl, trials.jsonl if traced, one
-    runs.jsonl record with status "live" per watched job) and write its report.md and plots:
-    what `bench attach` and `bench watch` call when the watch ends."""
+def diagnose_live(results_dir: str | Path) -> tuple[Diagnosis, list[Finding], str]:
+    """The diagnosis of a live results directory (run.json, samples.jsonl, trials.jsonl if
+    traced, one runs.jsonl record with status "live"), its first job's findings and verdict."""
     from bench.analysis.diagnose import Recorded, analyse
-    from bench.report import write_report
 
     d = analyse(Recorded.load(results_dir))
+    label = d.recorded.labels[0] if d.recorded.labels else ""
+    return d, d.findings.get(label, []), verdict_line(d, label)
+
+
+def report_live(
+    results_dir: str | Path, out: str | Path | None = None, diagnosis: Diagnosis | None = None
+) -> LiveReport:
+    """Diagnose a live results directory (unless `diagnosis` is given) and write its report.md
+    and plots: what `bench attach` and `bench watch` call when the watch ends."""
+    from bench.report import write_report
+
+    if diagnosis is None:
+        diagnosis = diagnose_live(results_dir)[0]
+    d = diagnosis
     path = write_report(results_dir, out, diagnosis=d)
     label = d.recorded.labels[0] if d.recorded.labels else ""
     return LiveReport(d.findings.get(label, []), verdict_line(d, label), path)

@@ -4,6 +4,7 @@ blocked in (what STALLED reports). Pure functions over recorded stack samples.""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,11 +31,23 @@ def _frame_file(frame: str) -> str:
 
 @lru_cache(maxsize=1)
 def _library_roots() -> frozenset[str]:
-    """Top-level names of the standard library and of installed distributions: a frame in one of
-    them is library code, not the user's."""
-    from importlib.metadata import packages_distributions
+    """Top-level names of the standard library and of what is installed in site-packages: a frame
+    in one of them is library code, not the user's (one directory listing per site directory)."""
+    import site
+    import sysconfig
 
-    return frozenset(sys.stdlib_module_names) | frozenset(packages_distributions())
+    names = set(sys.stdlib_module_names)
+    dirs = {*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_path("purelib")}
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            if e.endswith((".dist-info", ".egg-info", ".pth")) or e.startswith(("_", ".")):
+                continue
+            names.add(e.split(".", 1)[0])
+    return frozenset(names)
 
 
 def is_library_frame(frame: str) -> bool:
