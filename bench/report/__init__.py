@@ -118,8 +118,8 @@ def write_report(
     """Write the markdown report (default `report.md` in the results directory) and its PNG plots
     beside it; returns the markdown's path. Reads saved files only (`diagnosis`: theirs, already
     analysed)."""
+    from bench.report import live
     from bench.report.json_out import write_findings
-    from bench.report.live import is_live
     from bench.report.plots import write_plots
 
     d = diagnosis if diagnosis is not None else analyse(Recorded.load(results_dir))
@@ -130,8 +130,8 @@ def write_report(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
-    if is_live(d):  # a watched job: no trials to price or compare
-        parts = ReportParts(d, [], [], [], [], [], "", cost.MeasuredEfficiency(), None, {}, path.parent)
+    if live.is_live(d):  # a watched job: no trials to price or compare
+        parts = live.parts(d, path.parent)
     else:
         parts = build(d, path.parent, price_per_hour, prices, scaling, sweep)  # validates first
     plots = write_plots(d, path.parent, path.stem)

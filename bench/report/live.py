@@ -121,6 +121,16 @@ def summary_section(d: Diagnosis) -> str:
     return "\n".join(out)
 
 
+def parts(d: Diagnosis, report_dir: Path) -> ReportParts:
+    """The report parts of a live job: no matrix, hypotheses, costs or catalog to compute."""
+    from bench.analysis.cost.catalog import Catalog
+    from bench.report import cost
+    from bench.report.markdown import ReportParts
+
+    return ReportParts(d, [], [], [], [], Catalog((), ""), "", cost.DefaultModel(d.recorded.machine),
+                       None, {}, report_dir)
+
+
 def render(p: ReportParts) -> str:
     """The markdown of a live results directory (compare's sections where they apply)."""
     from bench.report.markdown import findings_section, footer, notes_section, plots_section

@@ -118,10 +118,7 @@ def test_live_report_renders_verdict_summary_and_findings(tmp_path: Path) -> Non
 
 
 def _parts(d: Any, report_dir: Path) -> Any:
-    from bench.report import cost
-    from bench.report.markdown import ReportParts
-
-    return ReportParts(d, [], [], [], [], [], "", cost.MeasuredEfficiency(), None, {}, report_dir)
+    return live.parts(d, report_dir)
 
 
 def test_python_threads_on_one_gil_are_not_oversubscription() -> None:
