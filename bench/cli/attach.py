@@ -65,7 +65,9 @@ def attach_document(path: Path) -> dict[str, Any]:
     doc = envelope("attach", path, meta)
     doc["findings"] = [finding_dict(f) for f in meta.get("findings") or []]
     doc["attach"] = {"pid": meta.get("pid"), "duration": meta.get("duration"),
-                     "cmdline": meta.get("cmdline"), "summary": plain(meta.get("summary") or {})}
+                     "cmdline": meta.get("cmdline"), "verdict": meta.get("verdict"),
+                     "until_exit": bool(meta.get("until_exit")),
+                     "summary": plain(meta.get("summary") or {})}
     return doc
 
 
