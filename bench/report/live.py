@@ -33,8 +33,11 @@ class LiveReport:
 
 
 def is_live(d: Diagnosis) -> bool:
-    """A results directory of live processes only (every run watched from outside)."""
-    return bool(d.contexts) and all(ctx.live for ctx in d.contexts.values())
+    """A results directory of live processes only (every run attached to from outside; a
+    `bench watch` of the user's program has its own report, bench.report.watch)."""
+    return bool(d.contexts) and all(
+        ctx.live and not ctx.own_program for ctx in d.contexts.values()
+    )
 
 
 def verdict_line(d: Diagnosis, label: str) -> str:

@@ -116,6 +116,9 @@ def analyse(rec: Recorded) -> Diagnosis:
         kind = rec.kind(label)
         # A planned run that never wrote its record still had a worker count: the config's.
         planned = 1 if kind == "inline" else int(rec.config.get("workers") or 1)
+        # Without trial records (a watched program that never imported Optuna) the evidence is
+        # the samples alone, as for a live process: each rule judges from them.
+        traced = run.get("trials_traced") is not False
         ctx = RunContext(
             label=label,
             kind=kind,
@@ -126,15 +129,12 @@ def analyse(rec: Recorded) -> Diagnosis:
             baseline_obs=observations.get(baseline.label) if baseline else None,
             limited=_limited_sibling(rec, label),
             own_program=run.get("strategy") == "watch",
-            live=run.get("status") == LIVE,
+            live=run.get("status") == LIVE or not traced,
         )
         contexts[label] = ctx
         # A run that never ran trials (unavailable, skipped) has nothing to diagnose.
         ran = observations[label].trials_ran or rec.heartbeats.get(label) or rec.samples.get(label)
-        # Without trial records (a watched program that never imported Optuna) only the rules
-        # that samples alone can judge apply.
-        traced = run.get("trials_traced") is not False
-        findings[label] = apply(observations[label], ctx, live=not traced) if ran else []
+        findings[label] = apply(observations[label], ctx) if ran else []
     return Diagnosis(rec, observations, contexts, findings)
 
 
