@@ -14,6 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from probes.tree.cgroup import cpu_quota
+from probes.tree.cgroup import usable_cores as _usable_cores
+
 # The only environment variables a result may record: thread and library settings.
 ENV_WHITELIST = (
     "OMP_NUM_THREADS",
@@ -114,36 +117,16 @@ def cpu_frequency(sys_cpu: Path = SYS_CPU) -> dict[str, Any]:
     }
 
 
-def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """CPUs allowed by the cgroup quota (v2 cpu.max, v1 cfs_quota), or None when unlimited."""
-    try:
-        text = (root / "cpu.max").read_text().split()
-        if text and text[0] != "max":
-            return int(text[0]) / int(text[1])
-        if text:
-            return None
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        if quota > 0 and period > 0:
-            return quota / period
-    except (OSError, ValueError):
-        pass
-    return None
+def cgroup_cpu_limit(pid: int = 0) -> float | None:
+    """CPUs allowed by the quota of process `pid`'s own cgroup and its parents (v2 cpu.max, v1
+    cfs_quota; 0 = this process), or None when unlimited."""
+    quota = cpu_quota(pid or "self")
+    return None if quota is None else quota.cores
 
 
-def usable_cores() -> int:
-    """CPU affinity of this process intersected with the cgroup quota (at least 1)."""
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = os.cpu_count() or 1
-    limit = cgroup_cpu_limit()
-    if limit is not None:
-        affinity = min(affinity, max(1, int(limit)))
-    return max(1, affinity)
+def usable_cores(pid: int = 0) -> int:
+    """CPU affinity of process `pid` (0 = this one) intersected with its cgroup quota (at least 1)."""
+    return _usable_cores(pid)
 
 
 def cpu_model() -> str:
@@ -199,8 +182,10 @@ def threadpools() -> list[dict[str, Any]]:
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
 
-def fingerprint(include_torch: bool = True) -> dict[str, Any]:
-    """The machine facts a result carries, with a short id that says 'same machine shape'."""
+def fingerprint(include_torch: bool = True, pid: int = 0) -> dict[str, Any]:
+    """The machine facts a result carries, with a short id that says 'same machine shape'.
+    Usable cores and the cgroup limit are those of process `pid` (0 = this one: the job a
+    strategy run starts inherits them; `bench attach` passes the target's)."""
     import psutil
 
     logical = psutil.cpu_count(logical=True) or 1
@@ -214,8 +199,8 @@ def fingerprint(include_torch: bool = True) -> dict[str, Any]:
         "smt_siblings": smt_siblings(),
         "numa_nodes": numa_nodes(),
         **cpu_frequency(),
-        "usable_cores": usable_cores(),
-        "cgroup_cpu_limit": cgroup_cpu_limit(),
+        "usable_cores": usable_cores(pid),
+        "cgroup_cpu_limit": cgroup_cpu_limit(pid),
         "memory_bytes": psutil.virtual_memory().total,
         "platform": platform.platform(),
         "kernel": platform.release(),

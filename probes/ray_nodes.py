@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from probes._sampler import Sampler
 from probes.tree import ProcessTreeSampler, is_ray_agent, is_ray_worker, looks_python
 
 Sink = Callable[[dict[str, Any]], None]
@@ -54,15 +55,20 @@ def raylet_pid(pid: int | None = None) -> int:
     return int(proc.ppid())
 
 
-def node_workers(sample: dict[str, Any], probe_pid: int) -> list[int]:
+def node_workers(
+    sample: dict[str, Any], probe_pid: int, commands: dict[int, str] | None = None
+) -> list[int]:
     """Pids of the Ray worker processes in a process-tree sample of a node (rooted at its raylet).
+    A row carries its command line only when first listed; `commands` (pid -> command line, the
+    sampler's `commands()`) supplies it for the others.
 
     A worker starting up is still `python …/ray/_private/workers/default_worker.py` and the
     sample's command line is cut short, so any Python process under the raylet that is not one
     of Ray's agents counts too."""
     out = []
     for p in sample.get("procs", []):
-        cmd, name = str(p.get("cmd", "")), str(p.get("name", ""))
+        cmd = str(p.get("cmd") or (commands or {}).get(int(p.get("pid") or 0), ""))
+        name = str(p.get("name", ""))
         if p.get("pid") == probe_pid or name == "raylet" or not cmd:
             continue
         if is_ray_worker(cmd) or (looks_python(name, cmd.split(" ", 1)) and not is_ray_agent(cmd)):
@@ -77,17 +83,27 @@ class NodeProbe:
     def __init__(self, interval: float, node: dict[str, Any]) -> None:
         self.pid = os.getpid()
         self.node = {**node, "hostname": socket.gethostname(), "probe_pid": self.pid}
+        self._commands: dict[int, str] = {}
         self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_BUFFERED)
-        self.sampler = ProcessTreeSampler(raylet_pid(), self._buffer.append, interval=interval)
+        # every row in every sample: the cluster view sums the threads of idle workers too
+        self.sampler = ProcessTreeSampler(
+            raylet_pid(), self._buffer.append, interval=interval, compact=False
+        )
         self.sampler.start()
 
     def drain(self) -> list[dict[str, Any]]:
         """The samples taken since the last drain, oldest first, as node records."""
         out = []
+        if len(self._commands) > 10_000:
+            self._commands.clear()
+        self._commands.update(self.sampler.commands())
+        commands = self._commands
         while self._buffer:
             sample = self._buffer.popleft()
+            # a worker that exited before this drain is known only by the row that listed it
+            commands.update((int(p["pid"]), str(p["cmd"])) for p in sample["procs"] if "cmd" in p)
             out.append({**sample, "kind": NODE_KIND, **self.node,
-                        "workers": node_workers(sample, self.pid)})
+                        "workers": node_workers(sample, self.pid, commands)})
         return out
 
     def stop(self) -> list[dict[str, Any]]:
@@ -96,10 +112,13 @@ class NodeProbe:
         return self.drain()
 
 
-class RayNodeProbes:
+class RayNodeProbes(Sampler):
     """One NodeProbe actor per alive node of the cluster `ray` is connected to, drained into `sink`
     (with `tags` merged) every `pull_every` s by a daemon thread; nodes that join later get one
-    within `rescan_every` s. Use as a context manager; stop() is idempotent and kills the actors."""
+    within `rescan_every` s. Use as a context manager (probes._sampler); stop() is idempotent,
+    pulls the last samples and kills the actors."""
+
+    name = "probe-ray-nodes"
 
     def __init__(
         self,
@@ -112,13 +131,12 @@ class RayNodeProbes:
         stop_timeout: float = 3.0,
         tags: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(pull_every, stop_timeout)
         self.ray = ray
         self.interval = interval
         self.pull_every = pull_every
         self.rescan_every = rescan_every
-        self.stop_timeout = stop_timeout
         self.tags = dict(tags or {})
-        self.errors = 0
         self._sink = sink
         self._actors: dict[str, Any] = {}  # node id -> actor handle
         self._hosts: dict[str, str] = {}  # node id -> host name, for notes
@@ -126,8 +144,7 @@ class RayNodeProbes:
         self._given_up: set[str] = set()
         self._actor_cls: Any = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._next_scan = 0.0
         self._stopped = False
 
     @property
@@ -136,25 +153,30 @@ class RayNodeProbes:
         with self._lock:
             return list(self._actors)
 
-    # life cycle ---------------------------------------------------------------------------
-    def start(self) -> RayNodeProbes:
-        if self._thread is not None:
-            return self
+    # life cycle (probes._sampler) -------------------------------------------------------
+    def _before_start(self) -> None:
         self._actor_cls = self.ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(NodeProbe)
         self._spawn_missing()
-        self._thread = threading.Thread(target=self._loop, name="probe-ray-nodes", daemon=True)
-        self._thread.start()
-        return self
+        self._next_scan = time.monotonic() + self.rescan_every
 
-    def stop(self) -> None:
-        """Pull the last samples (at most `stop_timeout` s), then kill every actor (idempotent)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self.stop_timeout)
+    def _on_request_stop(self) -> None:
+        with self._lock:  # no new actor from here on, even from a scan in flight
+            self._stopped = True
+
+    def start(self) -> RayNodeProbes:
+        if self._stopped:  # its actors are gone: a stopped RayNodeProbes is not started again
+            return self
+        return super().start()
+
+    def tick(self) -> bool:
+        if time.monotonic() >= self._next_scan:
+            self._next_scan = time.monotonic() + self.rescan_every
+            self._spawn_missing()
+        self.pull()
+        return True
+
+    def _after_stop(self) -> None:
+        """Pull the last samples (at most `stop_timeout` s), then kill every actor."""
         with self._lock:
             actors = dict(self._actors)
             self._actors.clear()
@@ -180,25 +202,7 @@ class RayNodeProbes:
         except Exception:  # already gone
             log.debug("ray.kill of a node probe failed", exc_info=True)
 
-    def __enter__(self) -> RayNodeProbes:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # work ---------------------------------------------------------------------------------
-    def _loop(self) -> None:
-        next_scan = time.monotonic() + self.rescan_every
-        while not self._stop.wait(self.pull_every):
-            try:
-                if time.monotonic() >= next_scan:
-                    next_scan = time.monotonic() + self.rescan_every
-                    self._spawn_missing()
-                self.pull()
-            except Exception:  # a probe must never take the run down
-                self.errors += 1
-                log.warning("ray node probes: pull failed", exc_info=self.errors == 1)
-
     def _spawn_missing(self) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 

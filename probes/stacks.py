@@ -69,6 +69,7 @@ from typing import Any
 
 import psutil
 
+from probes._sampler import Sampler
 from probes.gil import ThreadWait, measure, runtime_range
 from probes.tree import descendants, looks_python, scan_processes
 
@@ -374,8 +375,14 @@ def python_pids(root_pid: int) -> list[int]:
     return out
 
 
-class StackSampler:
-    """Dumps the stacks of the root and its Python workers every `interval` s in a daemon thread."""
+class StackSampler(Sampler):
+    """Dumps the stacks of the root and its Python workers every `interval` s in a daemon thread
+    (start/stop/`with`: probes._sampler); the first round runs at once, a slow one is followed at
+    once by the next."""
+
+    name = "probe-stacks"
+    first_after_period = False
+    catch_up = True
 
     def __init__(
         self,
@@ -388,6 +395,7 @@ class StackSampler:
         dump_timeout: float = 5.0,
         waits: bool = True,
     ) -> None:
+        super().__init__(interval)
         self.root_pid = root_pid
         self.waits = waits  # the kernel's view of each thread right after a dump (probes.gil)
         self._runtimes: dict[int, tuple[int, int] | None] = {}
@@ -398,28 +406,19 @@ class StackSampler:
         self.py_spy = py_spy
         self.dump_timeout = dump_timeout
         self.disabled: str | None = None  # why stack sampling stopped, when it did
-        self.errors = 0
         self._skip: set[int] = set()  # not Python
         self._noted: set[tuple[int, str]] = set()
         self._failures: dict[int, int] = {}  # consecutive unexplained failures per pid
         self._popen: subprocess.Popen[bytes] | None = None
         self._popen_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> StackSampler:
-        if self._thread is not None:
-            return self
-        self._stop.clear()
+    # life cycle (probes._sampler) -------------------------------------------------------
+    def _before_start(self) -> None:
         if self.py_spy is None:
             self.py_spy = find_py_spy()
-        self._thread = threading.Thread(target=self._loop, name="probe-stacks", daemon=True)
-        self._thread.start()
-        return self
 
-    def request_stop(self) -> None:
-        """Ask the sampling thread to finish and kill an in-flight py-spy, without waiting."""
-        self._stop.set()
+    def _on_request_stop(self) -> None:
+        """Kill an in-flight py-spy, so stop() returns at once."""
         with self._popen_lock:
             if self._popen is not None and self._popen.poll() is None:
                 try:
@@ -427,23 +426,10 @@ class StackSampler:
                 except OSError:
                     pass
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop sampling (idempotent): an in-flight py-spy is killed so this returns at once."""
-        self.request_stop()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-
-    def __enter__(self) -> StackSampler:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _set_popen(self, proc: subprocess.Popen[bytes] | None) -> None:
         with self._popen_lock:
             self._popen = proc
-            if proc is not None and self._stop.is_set():
+            if proc is not None and self.stopping:
                 proc.kill()
 
     def _targets(self) -> list[int]:
@@ -485,7 +471,7 @@ class StackSampler:
         working = [thread_id(tr) for tr in traces if is_working(tr, source)]
         # The kernel's view matters only where two threads could contend for the GIL; a process
         # with one working thread (a pool worker) costs no window.
-        if self.waits and len(working) >= 2 and not self._stop.is_set():
+        if self.waits and len(working) >= 2 and not self.stopping:
             waits = measure(pid, working, self._runtime(pid))
         return stack_sample(pid, traces, t, source, waits)
 
@@ -497,7 +483,7 @@ class StackSampler:
         return self._runtimes[pid]
 
     def _failed(self, pid: int, exc: PySpyError) -> None:
-        if self._stop.is_set() or exc.kind == "gone":
+        if self.stopping or exc.kind == "gone":
             return
         if exc.kind == "permission":
             self.disabled = f"{PTRACE_HELP} (py-spy said: {exc})"
@@ -516,22 +502,17 @@ class StackSampler:
                 self.errors += 1
                 self._note(f"py-spy could not read pid {pid} ({n} tries): {exc}", level="info")
 
-    def _loop(self) -> None:
-        next_at = time.monotonic()
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
-            next_at += self.interval
-            for pid in self._targets():
-                if self._stop.is_set() or self.disabled is not None:
-                    break
-                try:
-                    sample = self.sample_pid(pid)
-                except Exception:  # never let a probe take the run down
-                    self.errors += 1
-                    log.warning("stack sample failed", exc_info=self.errors == 1)
-                    continue
-                if sample is not None and not self._stop.is_set():
-                    self._emit(sample)
-            if self.disabled is not None:
-                return
-            if next_at < time.monotonic():  # a slow round: start the next one now, no burst
-                next_at = time.monotonic()
+    def tick(self) -> bool:
+        """One round: a dump of each target; False once sampling is disabled."""
+        for pid in self._targets():
+            if self.stopping or self.disabled is not None:
+                break
+            try:
+                sample = self.sample_pid(pid)
+            except Exception:  # never let a probe take the run down
+                self.errors += 1
+                log.warning("stack sample failed", exc_info=self.errors == 1)
+                continue
+            if sample is not None and not self.stopping:
+                self._emit(sample)
+        return self.disabled is None

@@ -1,22 +1,25 @@
-"""`bench attach --pid P`: run the probes against any live process (the user's own stuck job) and
-say how many processes and threads it has, how much of the machine it uses, and what its Python
-threads are doing. Writes run.json and samples.jsonl like a strategy run does."""
+"""`bench attach --pid P`: run the probes against any live process (the user's own stuck job),
+diagnose it with the same rules as `bench compare`, print the verdict first, and write run.json,
+samples.jsonl and report.md (bench.report.live) like a strategy run does."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from bench.cli._attach_target import check_target
 from bench.errors import ConfigError, Interrupted, ProbeError
 
+T = TypeVar("T")
 SAMPLES = "samples.jsonl"
 RUN_JSON = "run.json"
 PLAIN_EVERY_S = 2.0
@@ -26,6 +29,8 @@ TAG = {"run": "attach"}
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pid", type=int, required=True, help="process to watch (and its descendants)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds to sample (default 10)")
+    p.add_argument("--until-exit", dest="until_exit", action="store_true",
+                   help="watch until the process ends (Ctrl-C ends the watch, the report is written)")
     p.add_argument("--interval", type=float, default=0.5, help="process-tree sample period, s")
     p.add_argument("--stack-interval", dest="stack_interval", type=float, default=2.0,
                    help="py-spy stack sample period, s")
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         path = attach(
             args.pid, duration=args.duration, interval=args.interval,
             stack_interval=args.stack_interval, stacks=args.stacks,
-            out=Path(args.out) if args.out else None,
+            out=Path(args.out) if args.out else None, until_exit=args.until_exit,
         )
     if args.json is not None:
         emit(attach_document(path), args.json)
@@ -60,7 +65,9 @@ def attach_document(path: Path) -> dict[str, Any]:
     doc = envelope("attach", path, meta)
     doc["findings"] = [finding_dict(f) for f in meta.get("findings") or []]
     doc["attach"] = {"pid": meta.get("pid"), "duration": meta.get("duration"),
-                     "cmdline": meta.get("cmdline"), "summary": plain(meta.get("summary") or {})}
+                     "cmdline": meta.get("cmdline"), "verdict": meta.get("verdict"),
+                     "until_exit": bool(meta.get("until_exit")),
+                     "summary": plain(meta.get("summary") or {})}
     return doc
 
 
@@ -95,23 +102,15 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-# --- the hook diagnosis fills in --------------------------------------------------------------
-def findings_for(samples: list[dict[str, Any]], meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings of `bench.analysis.diagnose.diagnose_samples` over an attach, as dicts; [] without it.
-
-    Diagnosis is optional here: the samples are on disk whatever it does, so a failure in it is
-    reported as one line, never as a traceback that hides them.
-    """
+# --- diagnosis and report ------------------------------------------------------------------
+def _guarded(what: str, fn: Callable[[], T]) -> T | None:
+    """fn(), or None with one line on stderr: the samples are on disk whatever diagnosis or the
+    report do, and must not be hidden by a traceback."""
     try:
-        from bench.analysis.diagnose import diagnose_samples
-    except ImportError:
-        return []
-    try:
-        found = diagnose_samples(samples, meta)
+        return fn()
     except Exception as exc:  # diagnosis must not cost the user the recording
-        print(f"bench attach: diagnosis skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return []
-    return [f.to_dict() for f in found]
+        print(f"bench attach: {what} skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
 
 
 # --- live view ------------------------------------------------------------------------------
@@ -186,6 +185,7 @@ def _alive(pid: int) -> bool:
 
 
 def _wait(duration: float, live: _Live, stream: TextIO, tty: bool, pid: int) -> None:
+    # `duration` may be infinite (--until-exit): the loops end when the target exits.
     """Until `duration` has passed or the target has exited, showing what the probes see."""
     start = time.monotonic()
     end = start + duration
@@ -268,10 +268,14 @@ def attach(
     stacks: bool = True,
     out: Path | None = None,
     stream: TextIO | None = None,
+    until_exit: bool = False,
 ) -> Path:
-    """Sample `pid` and its descendants for `duration` seconds (less if it exits first);
-    returns the output directory."""
-    from bench.records.rundir import SCHEMA_VERSION, write_json_atomic
+    """Sample `pid` and its descendants for `duration` seconds (until it exits with `until_exit`;
+    less if it exits first), diagnose it and write its report; returns the output directory.
+    Ctrl-C ends the watch: the report is still written (and with `until_exit` that is the
+    ordinary way to end it, exit 0)."""
+    from bench.analysis.diagnose import LIVE
+    from bench.records.rundir import RUNS_FILE, SCHEMA_VERSION, write_json_atomic
     from probes.machine import fingerprint, git_state
     from probes.session import ProbeSession
     from probes.sink import JsonlSink
@@ -279,17 +283,26 @@ def attach(
 
     stream = stream or sys.stdout
     _validate(duration, interval, stack_interval)
+    if until_exit:
+        duration = math.inf
     warnings = check_target(pid, stacks)
     path = _out_dir(pid, out)
     for w in warnings:
         print(f"bench attach: {w}", file=stream)
     meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "kind": "attach", "pid": pid, "cmdline": _cmdline(pid),
-        "machine": fingerprint(include_torch=False), "git": git_state(),
+        # the target's usable cores: its affinity and its own cgroup's quota, not bench's
+        "machine": fingerprint(include_torch=False, pid=pid), "git": git_state(),
         "interval": interval, "stack_interval": stack_interval, "stacks": stacks,
+        "until_exit": until_exit, "plan": [TAG["run"]],
         "start": time.time(), "end": None, "duration": None,
     }
     write_json_atomic(path / RUN_JSON, meta)  # a kill mid-way still leaves a readable result
+    # One run record, so the directory reads like any results directory (bench report works).
+    JsonlSink(path / RUNS_FILE)({
+        "run": TAG["run"], "strategy": "attach", "status": LIVE, "workers": 1, "pid": pid,
+        "start": meta["start"],
+    })
     sink = JsonlSink(path / SAMPLES)
     live = _Live()
 
@@ -299,12 +312,16 @@ def attach(
 
     tty = stream.isatty()
     interrupted: int | None = None
-    print(f"bench attach: watching pid {pid} for {duration:g} s -> {path}", file=stream, flush=True)
+    span = "until it exits (Ctrl-C ends the watch)" if until_exit else f"for {duration:g} s"
+    print(f"bench attach: watching pid {pid} {span} -> {path}", file=stream, flush=True)
     try:
         with ProbeSession(pid, record, interval=interval, stack_interval=stack_interval,
                           stacks=stacks, tags=TAG):
-            _wait(duration, live, stream, tty, pid)
-    except KeyboardInterrupt:
+            try:
+                _wait(duration, live, stream, tty, pid)
+            except KeyboardInterrupt:  # stop the samplers in order, then report
+                interrupted = signal.SIGINT
+    except KeyboardInterrupt:  # a second Ctrl-C while the samplers stopped
         interrupted = signal.SIGINT
     meta["end"] = time.time()
     meta["duration"] = round(meta["end"] - meta["start"], 3)
@@ -312,15 +329,31 @@ def attach(
         samples = list(live.samples)
     summary = summarize(samples)
     meta["summary"] = summary
-    findings = findings_for(samples, meta)
-    if findings:
-        meta["findings"] = findings
     if interrupted is not None:
         meta["interrupted"] = True
     write_json_atomic(path / RUN_JSON, meta)
-    _print_summary(summary, findings, path, stream)
-    if interrupted is not None:
-        raise Interrupted(interrupted)
     if not os.path.exists(path / SAMPLES):
         raise ProbeError(f"no samples were recorded: process {pid} exited before the first one")
+    from bench.report.live import diagnose_live, report_live
+
+    # The verdict first, as soon as the watch ends; the report (plots take seconds) after it.
+    diagnosed = _guarded("diagnosis", lambda: diagnose_live(path))
+    if diagnosed is not None:
+        d, findings, verdict = diagnosed
+        meta["findings"] = [f.to_dict() for f in findings]
+        meta["verdict"] = verdict
+        write_json_atomic(path / RUN_JSON, meta)
+        print(f"Verdict: {_plain(verdict)}", file=stream, flush=True)
+    _print_summary(summary, meta.get("findings", []), path, stream)
+    if diagnosed is not None:
+        report = _guarded("report", lambda: report_live(path, diagnosis=diagnosed[0]))
+        if report is not None:
+            print(f"report: {report.path}", file=stream, flush=True)
+    if interrupted is not None and not until_exit:
+        raise Interrupted(interrupted)
     return path
+
+
+def _plain(markdown: str) -> str:
+    """A markdown sentence for the terminal: no bold marks or code ticks."""
+    return markdown.replace("**", "").replace("`", "")

@@ -152,6 +152,8 @@ class ProcRow(TypedDict, total=False):
     busy_threads: int | None
     is_root: bool
     node: str | None
+    # Thread pools of the libraries the process has loaded (from /proc/PID/maps).
+    pools: list[str]
 
 
 @with_config(_CONFIG)
@@ -180,6 +182,12 @@ class TreeSample(TypedDict, total=False):
     hostname: str | None
     ray_cpus: float | None
     probe_pid: int | None
+    # The root's own limits: processes left out of `procs` (idle, unchanged), CPU steal, its
+    # cgroup's CPU quota in cores and that cgroup's throttling since the previous sample.
+    idle_procs: int
+    steal_pct: float | None
+    cpu_quota: float | None
+    throttle: dict[str, float]
 
 
 @with_config(_CONFIG)

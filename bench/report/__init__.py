@@ -113,13 +113,16 @@ def write_report(
     prices: str | Path | None = None,
     scaling: ScalingModel | None = None,
     sweep: str | Path | Sequence[str | Path] | None = None,
+    diagnosis: Diagnosis | None = None,
 ) -> Path:
     """Write the markdown report (default `report.md` in the results directory) and its PNG plots
-    beside it; returns the markdown's path. Reads saved files only."""
+    beside it; returns the markdown's path. Reads saved files only (`diagnosis`: theirs, already
+    analysed)."""
+    from bench.report import live
     from bench.report.json_out import write_findings
     from bench.report.plots import write_plots
 
-    d = analyse(Recorded.load(results_dir))
+    d = diagnosis if diagnosis is not None else analyse(Recorded.load(results_dir))
     path = Path(out) if out is not None else Path(results_dir) / REPORT_NAME
     if path.is_dir():
         path = path / REPORT_NAME
@@ -127,7 +130,10 @@ def write_report(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
-    parts = build(d, path.parent, price_per_hour, prices, scaling, sweep)  # validates before plotting
+    if live.is_live(d):  # a watched job: no trials to price or compare
+        parts = live.parts(d, path.parent)
+    else:
+        parts = build(d, path.parent, price_per_hour, prices, scaling, sweep)  # validates first
     plots = write_plots(d, path.parent, path.stem)
     parts = dataclasses.replace(parts, plots=plots)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 
 from bench.config import Config
-from bench.records.rundir import read_jsonl
 from bench.records.schema import check_trial
 from bench.strategies import StrategyContext, get
 from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
 from probes.sink import JsonlSink
+from tests.support.runs import read_jsonl
 
 NOOP = "tests.fixtures.objectives:ok"
 WORKERS = 2

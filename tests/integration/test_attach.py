@@ -168,3 +168,56 @@ def test_attach_to_init_as_root_does_not_advise_running_as_root(
     assert code == 2
     assert "run as root" not in err and "needs ptrace permission" not in err, err
     assert "even as root" in err and "--no-stacks" in err
+
+
+def test_until_exit_watches_to_the_end_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    with target("busy_threads.py", "1", "2.5") as proc:
+        t0 = time.monotonic()
+        code = attach_cmd.run(parse(
+            "--pid", str(proc.pid), "--until-exit", "--no-stacks", "--interval", "0.25",
+            "--out", str(out),
+        ))
+        took = time.monotonic() - t0
+    assert code == 0 and took < 10
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["until_exit"] is True and "interrupted" not in meta
+    assert meta["summary"]["tree_samples"] >= 4  # all 2.5 s of it, not a fixed duration
+    assert meta["verdict"] and (out / "report.md").is_file()
+    printed = capsys.readouterr().out
+    assert "until it exits" in printed and f"process {proc.pid} exited" in printed
+    assert printed.index("Verdict: ") < printed.index("attach summary")
+
+
+@pytest.mark.parametrize("until_exit", [True, False], ids=["until-exit", "duration"])
+def test_ctrl_c_ends_the_watch_and_still_writes_the_report(tmp_path: Path, until_exit: bool) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "o"
+    with target("sleeping_children.py", "1", "30") as proc:
+        argv = [sys.executable, "-m", "bench", "attach", "--pid", str(proc.pid), "--no-stacks",
+                "--interval", "0.25", "--out", str(out)]
+        argv += ["--until-exit"] if until_exit else ["--duration", "30"]
+        watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (out / "samples.jsonl").exists():
+                time.sleep(0.1)
+            time.sleep(1.0)
+            watcher.send_signal(signal.SIGINT)
+            stdout, stderr = watcher.communicate(timeout=30)
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+                watcher.wait()
+    # --until-exit: Ctrl-C is the ordinary end of the watch; otherwise it is an interruption
+    assert watcher.returncode == (0 if until_exit else 128 + signal.SIGINT), stderr
+    assert "Traceback" not in stderr
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["interrupted"] is True and meta["verdict"]
+    assert "Verdict: " in stdout and (out / "report.md").is_file()
+    assert "interrupted (Ctrl-C)" in (out / "report.md").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -59,8 +60,11 @@ def leftovers(pids: set[int], since: float) -> list[int]:
 
 
 @contextlib.contextmanager
-def target(script: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+def target(
+    script: str, *args: str, stdin: bool = False, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """Run tests/scripts/<script> until it prints "ready"; kill it and all its descendants after.
+    `stdin`: give it a pipe to read from (`proc.stdin`); `env`: added to the environment.
 
     Asserts on exit that no process of the tree is left (pids seen while it ran included).
     """
@@ -68,6 +72,8 @@ def target(script: str, *args: str) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPTS / script), *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdin=subprocess.PIPE if stdin else None,
+        env={**os.environ, **env} if env else None,
     )
     seen: set[int] = {proc.pid}
     try:
@@ -84,7 +90,9 @@ def target(script: str, *args: str) -> Iterator[subprocess.Popen[str]]:
             seen.update(c.pid for c in psutil.Process(proc.pid).children(recursive=True))
     finally:
         _kill_tree(proc, seen)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdout, proc.stdin):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
     left = leftovers(seen, started)
     assert not left, f"processes of {script} left behind: {left}"

@@ -17,7 +17,7 @@ from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.findings import CODES, Finding, RunContext, apply, by_priority, runbook_for
 from bench.analysis.diagnose.observe import Observation, observe
 from bench.analysis.diagnose.recorded import Recorded
-from bench.records.schema import Sample
+from bench.records.schema import Sample, TrialRow
 
 __all__ = [
     "CODES",
@@ -34,6 +34,10 @@ __all__ = [
     "run_metrics",
     "runbook_for",
 ]
+
+
+# The status of a run that is a live process watched from outside (attach, watch).
+LIVE = "live"
 
 
 def expected_processes(kind: str, workers: int) -> int | None:
@@ -113,6 +117,9 @@ def analyse(rec: Recorded) -> Diagnosis:
         kind = rec.kind(label)
         # A planned run that never wrote its record still had a worker count: the config's.
         planned = 1 if kind == "inline" else int(rec.config.get("workers") or 1)
+        # Without trial records (a watched program that never imported Optuna) the evidence is
+        # the samples alone, as for a live process: each rule judges from them.
+        traced = run.get("trials_traced") is not False
         ctx = RunContext(
             label=label,
             kind=kind,
@@ -123,14 +130,12 @@ def analyse(rec: Recorded) -> Diagnosis:
             baseline_obs=observations.get(baseline.label) if baseline else None,
             limited=_limited_sibling(rec, label),
             own_program=run.get("strategy") == "watch",
+            live=run.get("status") == LIVE or not traced,
         )
         contexts[label] = ctx
         # A run that never ran trials (unavailable, skipped) has nothing to diagnose.
         ran = observations[label].trials_ran or rec.heartbeats.get(label) or rec.samples.get(label)
-        # Without trial records (a watched program that never imported Optuna) only the rules
-        # that samples alone can judge apply.
-        traced = run.get("trials_traced") is not False
-        findings[label] = apply(observations[label], ctx, live=not traced) if ran else []
+        findings[label] = apply(observations[label], ctx) if ran else []
     return Diagnosis(rec, observations, contexts, findings)
 
 
@@ -144,14 +149,20 @@ def diagnose_run(rec: Recorded, label: str) -> list[Finding]:
     return analyse(rec).findings.get(label, [])
 
 
-def diagnose_samples(samples: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> list[Finding]:
-    """Findings from probe samples alone, for a live process with no trial records.
+def diagnose_samples(
+    samples: Sequence[Mapping[str, Any]],
+    meta: Mapping[str, Any],
+    trials: Sequence[Mapping[str, Any]] = (),
+) -> list[Finding]:
+    """Findings of a live process (bench attach, bench watch) from its probe samples and the trial
+    records it traced, if any: the same rules as a recorded run, judging from that evidence.
 
-    `meta` is a run.json-like dict (its "machine" is used) or a machine fingerprint itself.
+    `meta` is a run.json-like dict (its "machine" is used) or a machine fingerprint itself. The
+    target's usable cores are the samples' (its affinity and cgroup quota), else the machine's.
     """
     machine = meta["machine"] if isinstance(meta.get("machine"), dict) else meta
     tagged = next((s.get("usable_cores") for s in samples if s.get("usable_cores")), None)
-    cores = int(machine.get("usable_cores") or tagged or 1)
+    cores = int(tagged or machine.get("usable_cores") or 1)
     label = next((str(s["run"]) for s in samples if s.get("run")), None)
     if label is None:
         root = meta.get("pid") or next(
@@ -162,9 +173,10 @@ def diagnose_samples(samples: Sequence[Mapping[str, Any]], meta: Mapping[str, An
     # Live samples straight from the probes: of the shapes the records loader checks.
     typed = cast(Sequence[Sample], samples)
     notes = [s for s in typed if s.get("kind") == "note"]
-    obs = observe(label, [s for s in typed if s.get("kind") != "note"], cores, notes=notes)
-    ctx = RunContext(label=label, kind="unknown", workers=1, status="live")
-    return apply(obs, ctx, live=True)
+    obs = observe(label, [s for s in typed if s.get("kind") != "note"], cores,
+                  cast(Sequence[TrialRow], trials), notes=notes)
+    ctx = RunContext(label=label, kind="unknown", workers=1, status=LIVE, live=True)
+    return apply(obs, ctx)
 
 
 def run_metrics(results_dir: str | Path | Recorded | Diagnosis) -> dict[str, dict[str, Any]]:

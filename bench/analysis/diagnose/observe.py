@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.cluster import ClusterView, HostLoad, merge
+from bench.analysis.diagnose.waits import ThreadWaitSite, stack_motion
 from bench.records.schema import Heartbeat, RunRow, Sample, TreeSample, TrialRow
 
 # Trial states whose start/end mark real work (a cancelled trial never ran: start == end, pid 0).
@@ -121,6 +122,21 @@ class Observation:
     # usable_cores is their Ray CPUs and each host's load by others is in `hosts`, not `foreign_*`.
     nodes: int = 0
     hosts: tuple[HostLoad, ...] = ()
+    # what limits the tree from outside (probes.tree.limits), over the work phase
+    working_procs_median: float | None = None  # processes with a runnable thread
+    runnable_by_proc: tuple[tuple[int, str, float], ...] = ()  # (pid, name, median runnable)
+    pools: tuple[str, ...] = ()  # native thread-pool libraries the busiest processes loaded
+    children_alive: int | None = None  # processes of the tree besides the root, last sample
+    cpu_quota: float | None = None
+    throttle_periods: int = 0
+    throttled_periods: int = 0
+    throttled_s: float = 0.0
+    steal_share: float | None = None
+    tree_seconds: float = 0.0
+    # stacks across samples: whether any thread's frames changed (None: under two dumps of any
+    # process), and where each thread of the last dumps waits
+    stacks_moved: bool | None = None
+    waits: tuple[ThreadWaitSite, ...] = ()
 
     @property
     def cpu_share(self) -> float | None:
@@ -248,6 +264,51 @@ def _tree_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
         "busiest_pid": busiest[1] if busiest is not None else None,
         "busiest_cpu_pct": statistics.median(pid_cpu[busiest]) if busiest is not None else None,
     }
+
+
+def _limits(tree: Sequence[TreeSample]) -> dict[str, Any]:
+    """Quota, throttling and steal over the samples (probes.tree.limits), and how the runnable
+    threads spread over the tree's processes."""
+    if not tree:
+        return {}
+    out: dict[str, Any] = {"tree_seconds": sum(float(s.get("interval") or 0) for s in tree)}
+    quotas = [float(q) for s in tree if (q := s.get("cpu_quota"))]
+    if quotas:
+        out["cpu_quota"] = min(quotas)
+        throttles = [s["throttle"] for s in tree if isinstance(s.get("throttle"), dict)]
+        out["throttle_periods"] = sum(int(t.get("periods") or 0) for t in throttles)
+        out["throttled_periods"] = sum(int(t.get("throttled") or 0) for t in throttles)
+        out["throttled_s"] = sum(float(t.get("throttled_s") or 0) for t in throttles)
+    steal = [float(v) for s in tree if (v := s.get("steal_pct")) is not None]
+    if steal:
+        out["steal_share"] = statistics.fmean(steal) / 100.0
+    working: list[int] = []
+    by_proc: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    pools: dict[str, None] = {}
+    for s in tree:
+        n = 0
+        for p in s.get("procs") or []:
+            busy = int(p.get("busy_threads") or 0) if p.get("busy_threads") is not None else (
+                1 if float(p.get("cpu_pct") or 0) >= th.RUNNABLE_THREAD_MIN_PCT else 0
+            )
+            pid = int(p.get("pid") or 0)
+            by_proc.setdefault(pid, []).append(busy)
+            names[pid] = str(p.get("name") or "")
+            n += busy > 0
+            for lib in p.get("pools") or []:
+                pools[str(lib)] = None
+        working.append(n)
+    out["working_procs_median"] = statistics.median(working)
+    samples = len(tree)
+    ranked = sorted(
+        ((pid, names[pid], statistics.median(v + [0] * (samples - len(v)))) for pid, v in by_proc.items()),
+        key=lambda x: -x[2],
+    )
+    out["runnable_by_proc"] = tuple(x for x in ranked if x[2] > 0)[:8]
+    out["pools"] = tuple(pools)
+    out["children_alive"] = max(0, int(tree[-1].get("n_procs") or 0) - 1)
+    return out
 
 
 def _proc_key(p: Mapping[str, Any]) -> tuple[Any, int]:
@@ -396,6 +457,7 @@ def observe(
     window = (min(s for s, _, _ in spans), max(e for _, e, _ in spans)) if spans else None
     work = in_window(tree, window)
     figures = _tree_figures(work, usable_cores)
+    figures.update(_limits(work))
     figures["procs_seen"] = len({_proc_key(p) for s in tree for p in s.get("procs") or []})
     if cluster is not None:
         figures["nodes"] = cluster.nodes
@@ -423,11 +485,15 @@ def observe(
     events = [float(b["t"]) for b in heartbeats if b.get("t") is not None]
     events += [float(t[k]) for t in ran for k in ("start", "end") if t.get(k) is not None]
 
+    stack_list = in_window([cast(TreeSample, s) for s in samples if s.get("kind") == "stack"], window)
+    moved, sites = stack_motion(stack_list)
     return Observation(
         label=label,
         usable_cores=max(1, usable_cores),
         **figures,
-        stacks=stack_stats(in_window([cast(TreeSample, s) for s in samples if s.get("kind") == "stack"], window)),
+        stacks=stack_stats(stack_list),
+        stacks_moved=moved,
+        waits=sites,
         inflight_peak=peak_overlap((s, e) for s, e, _ in spans),
         pid_inflight_peak=pid_peaks.get(top_pid, 0) if top_pid is not None else 0,
         pid_inflight_pid=top_pid,

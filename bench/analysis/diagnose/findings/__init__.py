@@ -18,8 +18,10 @@ from bench.analysis.diagnose.findings import (
     spin_wait,
     stalled,
     startup_dominated,
+    steal,
     storage_bound,
     threads_not_processes,
+    throttled,
     undersubscribed,
 )
 from bench.analysis.diagnose.findings._base import (
@@ -48,6 +50,7 @@ __all__ = [
 # is judged last, over what the others found.
 REGISTRY: tuple[FindingSpec, ...] = (
     stalled.SPEC,
+    throttled.SPEC,
     gil_bound.SPEC,
     threads_not_processes.SPEC,
     oversubscribed.SPEC,
@@ -56,6 +59,7 @@ REGISTRY: tuple[FindingSpec, ...] = (
     storage_bound.SPEC,
     dispatch_overhead.SPEC,
     undersubscribed.SPEC,
+    steal.SPEC,
     contended.SPEC,
     healthy.SPEC,
 )
@@ -74,6 +78,8 @@ DISPATCH_OVERHEAD = dispatch_overhead.CODE
 STORAGE_BOUND = storage_bound.CODE
 CONTENDED = contended.CODE
 HEALTHY = healthy.CODE
+THROTTLED = throttled.CODE
+STEAL = steal.CODE
 
 
 def by_priority(findings: list[Finding]) -> list[Finding]:
@@ -86,20 +92,14 @@ def headline(f: Finding) -> str:
     return _BY_CODE[f.code].headline(f.evidence)
 
 
-def apply(obs: Observation, ctx: RunContext, live: bool = False) -> list[Finding]:
-    """Every finding of one run, root cause first. A recorded run gets each finding's run rules
-    and HEALTHY when nothing else applies; a live process (`live`) the rules that can judge
-    samples alone."""
-    out = [
-        f
-        for spec in REGISTRY
-        for rule in (spec.live_rules if live else spec.rules)
-        if (f := rule(obs, ctx)) is not None
-    ]
+def apply(obs: Observation, ctx: RunContext) -> list[Finding]:
+    """Every finding of one run, root cause first, and HEALTHY when nothing else applies: the same
+    rules for a recorded run and a live process (`ctx.live`), each judging from the evidence the
+    run has."""
+    out = [f for spec in REGISTRY for rule in spec.rules if (f := rule(obs, ctx)) is not None]
     fired = {f.code for f in out}
     out = [f for f in out if not fired.intersection(_BY_CODE[f.code].explained_by)]
-    if not live:
-        ok = healthy.rule(obs, ctx, out)
-        if ok is not None:
-            out.append(ok)
+    ok = healthy.rule(obs, ctx, out)
+    if ok is not None:
+        out.append(ok)
     return by_priority(out)

@@ -64,7 +64,8 @@ class Finding:
 @dataclass(frozen=True)
 class RunContext:
     """What a rule may compare a run with: its summary, the sequential baseline, and for an
-    unlimited-threads run the thread-limited run of the same strategy and start method."""
+    unlimited-threads run the thread-limited run of the same strategy and start method; for a
+    live process (`live`) none of these."""
 
     label: str
     kind: str
@@ -77,6 +78,9 @@ class RunContext:
     # The user's own program (`bench watch`): it has the whole machine to use, whatever its
     # worker count, and no sequential baseline in its results directory.
     own_program: bool = False
+    # A live process (bench attach, bench watch): the evidence is its samples and whatever trial
+    # records it traced, the run is not over, and nothing ran beside it to compare with.
+    live: bool = False
 
     @property
     def efficiency(self) -> float | None:
@@ -97,14 +101,14 @@ Headline = Callable[[Mapping[str, Any]], str]
 
 @dataclass(frozen=True)
 class FindingSpec:
-    """A finding as the registry knows it: its code, the rules that can fire it (one per kind of
-    evidence: a recorded run, a live process), its verdict clause and its runbook."""
+    """A finding as the registry knows it: its code, its rule (one rule for every kind of
+    evidence: each arm of it judges from what a run recorded, trials or samples alone), its
+    verdict clause and its runbook."""
 
     code: str
     rules: tuple[Rule, ...]
     headline: Headline
     runbook: str
-    live_rules: tuple[Rule, ...] = ()
     # Codes that already explain what this finding would say: it is dropped beside them.
     explained_by: tuple[str, ...] = ()
 

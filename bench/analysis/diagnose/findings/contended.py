@@ -99,4 +99,4 @@ def headline(e: Mapping[str, Any]) -> str:
     return f"shared the machine: other processes kept {busy} of {cores} cores busy"
 
 
-SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(rule,))
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK)

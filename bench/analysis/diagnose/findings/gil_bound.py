@@ -177,4 +177,4 @@ def headline(e: Mapping[str, Any]) -> str:
     )
 
 
-SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(rule,))
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK)

@@ -29,13 +29,20 @@ RUNBOOK = "runbooks/HEALTHY.md"
 # A watched program (no sequential baseline) is HEALTHY when its own processes keep at least this
 # share of the usable cores busy while its trials complete.
 HEALTHY_MIN_CPU_SHARE = 0.7
+# Live: runnable threads per usable core (median) from which the job's shape fills the machine;
+# below, UNDERSUBSCRIBED speaks; from OVERSUBSCRIBED's bar up, threads queue.
+LIVE_RUNNABLE_PER_CORE_MIN = 0.75
 
 
 def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | None:
     """No problem found and the useful efficiency is good (the baseline is healthy by design).
     CONTENDED does not count: it is about the machine, and stands beside HEALTHY as a caution."""
     problems = [f for f in others if f.severity in (ERROR, WARNING) and f.code != CONTENDED]
-    if ctx.status != "ok" or problems:
+    if problems:
+        return None
+    if ctx.live:
+        return _live(obs, ctx, others)
+    if ctx.status != "ok":
         return None
     if ctx.kind == "inline":
         return Finding(
@@ -93,6 +100,42 @@ def _own_program(obs: Observation, ctx: RunContext) -> Finding | None:
         f"{obs.usable_cores} usable cores busy ({share:.0%}); no rule found a problem. There is no "
         "sequential run here, so useful efficiency (speedup per worker) is not measured.",
         "Keep it this way: guard it in CI with `bench gate` on a short `bench watch` of the search.",
+    )
+
+
+def _live(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | None:
+    """A live job with no problem found whose runnable threads fill the usable cores without
+    queueing and that used CPU (a busy loop's stack may look the same in every dump: unmoved
+    stacks say "stalled" only without CPU, which STALLED judges)."""
+    from bench.analysis.diagnose.findings.oversubscribed import OVERSUB_THREADS_PER_CORE
+
+    per_core, cpu = obs.runnable_per_core, obs.cpu_cores_mean
+    if per_core is None or cpu is None or cpu <= 0:
+        return None
+    if not LIVE_RUNNABLE_PER_CORE_MIN <= per_core < OVERSUB_THREADS_PER_CORE:
+        return None
+    workers = round(obs.working_procs_median or 0)
+    contended = any(f.code == CONTENDED for f in others)
+    ev = {
+        "working_processes": workers,
+        "cpu_cores_mean": r(cpu),
+        "usable_cores": obs.usable_cores,
+        "runnable_per_core": r(per_core),
+        "foreign_cores_mean": r(obs.foreign_cores_mean),
+    }
+    others_took = (
+        f" (other processes kept {obs.foreign_cores_mean or 0:.1f} cores busy: see CONTENDED)"
+        if contended else ""
+    )
+    return Finding(
+        CODE,
+        OK,
+        ctx.label,
+        ev,
+        f"{workers} busy worker process(es) keep {cpu:.1f} of {obs.usable_cores} usable cores busy"
+        f"{others_took} with {per_core:.1f} runnable thread(s) per core; nothing wrong seen.",
+        "Nothing to change. To guard it, run the same search under `bench compare` and gate its "
+        "speedup in CI with `bench gate`.",
     )
 
 

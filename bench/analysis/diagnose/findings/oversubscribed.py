@@ -51,7 +51,13 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         if mine and theirs:
             ratio = mine / theirs
     slower = ratio is not None and ratio < OVERSUB_SLOWDOWN
-    if not ((threads_high and (invol_high or slower)) or (invol_high and slower)):
+    # Live, nothing ran beside the job to compare with: threads queueing for cores is the
+    # evidence itself (the preemptions are reported, not required: a loaded machine preempts
+    # a well-sized job as often), unless they are Python threads taking turns on one GIL.
+    if ctx.live:
+        if not threads_high or _threads_share_a_gil(obs):
+            return None
+    elif not ((threads_high and (invol_high or slower)) or (invol_high and slower)):
         return None
     ev: dict[str, Any] = {
         "runnable_threads_median": r(obs.runnable_threads_median, 1),
@@ -79,6 +85,8 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
             f"{ctx.limited.threads or ctx.limited.threads_policy} thread(s) per worker"
         )
     text = "; ".join(parts)
+    if ctx.live:
+        return _live(obs, ctx, ev, text)
     return Finding(
         CODE,
         ctx.severity_by_efficiency(ERROR if slower else WARNING),
@@ -92,6 +100,52 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
+def _threads_share_a_gil(obs: Observation) -> bool:
+    """The process holding the most runnable threads runs several Python threads at once: they
+    take turns on its GIL, not on the cores (GIL_BOUND, THREADS_NOT_PROCESSES say so), so their
+    count is not evidence of too many threads for the cores."""
+    from bench.analysis.diagnose import thresholds as th
+
+    if not obs.runnable_by_proc:
+        return False
+    top = obs.runnable_by_proc[0][0]
+    st = next((s for s in obs.stacks if s.pid == top), None)
+    return st is not None and st.active_mean >= th.MIN_ACTIVE_PY_THREADS
+
+
+def _live(obs: Observation, ctx: RunContext, ev: dict[str, Any], text: str) -> Finding:
+    """A live job: whose threads they are, which thread pools its processes loaded, what to set."""
+    holders = [f"pid {pid} ({name}) {n:g}" for pid, name, n in obs.runnable_by_proc]
+    workers = max(1, round(obs.working_procs_median or 1))
+    per_worker = max(1, obs.usable_cores // workers)
+    ev |= {
+        "working_processes": workers,
+        "runnable_by_process": {str(pid): n for pid, _, n in obs.runnable_by_proc},
+        "thread_pools": list(obs.pools),
+        "threads_per_worker_to_set": per_worker,
+    }
+    pools = (
+        f" Thread pools loaded: {', '.join(obs.pools)}." if obs.pools else
+        " Which library started the threads is not visible from outside (no OpenMP, BLAS or "
+        "PyTorch library mapped in the busy processes)."
+    )
+    return Finding(
+        CODE,
+        WARNING,
+        ctx.label,
+        ev,
+        text[0].upper() + text[1:] + f". Runnable threads by process: {', '.join(holders) or 'n/a'}; "
+        f"{workers} process(es) hold them, so each worker's libraries start about one thread per "
+        "core and the threads take turns." + pools,
+        f"Give each of the {workers} worker process(es) {per_worker} thread(s) "
+        f"(usable cores {obs.usable_cores} // {workers} workers) before they start work: "
+        f"OMP_NUM_THREADS={per_worker} MKL_NUM_THREADS={per_worker} "
+        f"OPENBLAS_NUM_THREADS={per_worker} in their environment, or `torch.set_num_threads("
+        f"{per_worker})` / `threadpoolctl.threadpool_limits({per_worker})` at the top of the worker "
+        "function; then attach again and check one runnable thread per core.",
+    )
+
+
 def headline(e: Mapping[str, Any]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
     text = f"had {num(e.get('runnable_per_core'))} runnable threads per core"
@@ -101,4 +155,5 @@ def headline(e: Mapping[str, Any]) -> str:
     return text
 
 
-SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(rule,))
+# Under a CPU quota the quota is the root cause: THROTTLED says what to set.
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, explained_by=("THROTTLED",))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis.diagnose.findings._base import (
+    WARNING,
     Finding,
     FindingSpec,
     RunContext,
@@ -31,7 +32,10 @@ SPIN_CPU_PER_TRIAL_RATIO = 2.0
 
 
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
-    """Cores look busy, yet each trial costs far more CPU than in the sequential run."""
+    """Cores look busy, yet each trial costs far more CPU than in the sequential run; live, a
+    process keeps threads runnable while none of its Python threads runs in any stack dump."""
+    if ctx.live and not obs.trials_ran:
+        return _native_while_python_waits(obs, ctx)
     share = obs.cpu_share
     mine = obs.core_s_per_trial
     base = None if ctx.baseline_obs is None else ctx.baseline_obs.core_s_per_trial
@@ -65,8 +69,48 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
+def _native_while_python_waits(obs: Observation, ctx: RunContext) -> Finding | None:
+    """The live arm: CPU burnt by threads outside Python (a loaded OpenMP/BLAS pool's workers at
+    their barrier) while every Python thread of the process sits in a blocking call."""
+    from bench.analysis.diagnose import thresholds as th
+
+    if not obs.pools:
+        return None  # no native thread pool mapped: nothing known to spin
+    stacks = {st.pid: st for st in obs.stacks}
+    for pid, name, runnable in obs.runnable_by_proc:
+        st = stacks.get(pid)
+        if st is None or st.samples < th.MIN_STACK_SAMPLES or st.active or runnable < 1:
+            continue
+        waits = [f"{w.thread} in {w.blocking_call or '?'}" for w in obs.waits if w.pid == pid]
+        ev = {
+            "pid": pid,
+            "runnable_threads_median": r(runnable, 1),
+            "python_threads_working": 0,
+            "stack_dumps": st.samples,
+            "thread_pools": list(obs.pools),
+            "waits": waits,
+        }
+        return Finding(
+            CODE,
+            WARNING,
+            ctx.label,
+            ev,
+            f"Process {pid} ({name}) kept a median {runnable:g} thread(s) runnable while none of "
+            f"its Python threads ran in any of {st.samples} stack dumps (they wait: "
+            f"{'; '.join(waits) or 'no Python thread'}): the CPU goes to native threads outside "
+            f"Python. With {', '.join(obs.pools)} loaded, those are the pool's worker threads "
+            "spinning at their barrier for the next parallel region, which does no work.",
+            "Let idle pool threads sleep: OMP_WAIT_POLICY=PASSIVE (GNU OpenMP; GOMP_SPINCOUNT=0), "
+            "KMP_BLOCKTIME=0 (Intel OpenMP) in the job's environment before it starts, and give "
+            "each worker fewer threads; `py-spy dump --native --pid PID` shows the native frames.",
+        )
+    return None
+
+
 def headline(e: Mapping[str, Any]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    if "python_threads_working" in e:
+        return f"kept {num(e.get('runnable_threads_median'))} native thread(s) busy while Python waited"
     ratio = num(e.get("ratio"))
     return f"burned {ratio}× the sequential run's CPU per trial without more throughput"
 

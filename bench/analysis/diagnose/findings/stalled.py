@@ -31,8 +31,16 @@ STALL_MIN_GAP_S = 30.0
 STALL_GAP_FACTOR = 3.0
 
 
+# Live: at most this many cores of CPU (mean) is "no CPU": a probe's own reads and a heartbeat
+# thread stay far below, one thread doing anything is far above.
+LIVE_IDLE_CORES_MAX = 0.05
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
-    """No progress event for a long stretch."""
+    """No progress event for a long stretch; live without trial records, no CPU and no change in
+    any Python stack across the dumps."""
+    if ctx.live and not obs.trials_ran and not obs.inflight_peak:
+        return _frozen(obs, ctx)
     gap = obs.longest_gap
     if gap is None:
         return None
@@ -67,8 +75,51 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
+def _frozen(obs: Observation, ctx: RunContext) -> Finding | None:
+    cpu = obs.cpu_cores_mean
+    if cpu is None or cpu > LIVE_IDLE_CORES_MAX or obs.stacks_moved is not False:
+        return None  # busy, or no two stack dumps of a process to compare: not judged
+    dumps = sum(st.samples for st in obs.stacks)
+    sites = [
+        f"{w.thread or 'thread'} (pid {w.pid}) "
+        + (f"in {w.user_frame}, blocked in {w.blocking_call}" if w.user_frame
+           else f"in {w.blocking_call or 'no Python frame'}")
+        for w in obs.waits
+    ]
+    children = obs.children_alive or 0
+    ev: dict[str, Any] = {
+        "cpu_cores_mean": r(cpu, 3),
+        "seconds": r(obs.tree_seconds, 1),
+        "stack_dumps": dumps,
+        "threads": len(obs.waits),
+        "waits": {f"{w.pid}/{w.thread}": f"{w.user_frame or '?'} <- {w.blocking_call or '?'}"
+                  for w in obs.waits},
+        "children_alive": children,
+    }
+    kids = (
+        "No child process is alive." if not children
+        else f"{children} child process(es) of the job are alive (see the process tree samples)."
+    )
+    return Finding(
+        CODE,
+        ERROR,
+        ctx.label,
+        ev,
+        f"For {obs.tree_seconds:.0f} s the job used no CPU ({cpu:.2f} cores) and none of its Python "
+        f"stacks changed across {dumps} dumps: every thread waits. Where: {'; '.join(sites)}. "
+        + kids,
+        "Find what the innermost user frames wait for: an event nobody sets, a queue nobody fills, "
+        "a lock held elsewhere, a child that died (`py-spy dump --pid PID` shows full stacks). "
+        "Give trials a timeout (Optuna `study.optimize(..., timeout=...)`, a pool's "
+        "`AsyncResult.get(timeout)`, `bench compare --trial-timeout`) so one stuck trial cannot "
+        "hold the search; threads cannot be killed, worker processes can.",
+    )
+
+
 def headline(e: Mapping[str, Any]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    if "gap_s" not in e:
+        return f"used no CPU and its stacks did not move for {num(e.get('seconds'), 0)} s"
     return f"made no progress for {num(e.get('gap_s'), 0)} s"
 
 

@@ -28,7 +28,10 @@ RUNBOOK = "runbooks/THREADS_NOT_PROCESSES.md"
 
 
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
-    """Several trials in flight at once, all inside one process."""
+    """Several trials in flight at once, all inside one process; without trial records (a live
+    process), several busy Python threads in one process and no other busy process."""
+    if not obs.inflight_peak and not obs.trials_ran:
+        return _from_stacks(obs, ctx)
     if obs.pid_inflight_peak < th.PARALLEL_MIN_INFLIGHT or obs.trial_pids != 1:
         return None
     ev = {
@@ -58,8 +61,8 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def live_rule(obs: Observation, ctx: RunContext) -> Finding | None:
-    """Live process: one process with several busy Python threads, no other busy process."""
+def _from_stacks(obs: Observation, ctx: RunContext) -> Finding | None:
+    """The stack samples' arm: one process with several busy Python threads, no other busy one."""
     main = obs.main_stack
     if main is None or main.active_mean < th.MIN_ACTIVE_PY_THREADS or obs.busy_procs_peak > 1:
         return None
@@ -92,4 +95,4 @@ def headline(e: Mapping[str, Any]) -> str:
     return f"ran its work as {n} busy Python threads of one process"
 
 
-SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, live_rules=(live_rule,))
+SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis.diagnose.findings._base import (
+    WARNING,
     Finding,
     FindingSpec,
     RunContext,
@@ -28,8 +29,17 @@ RUNBOOK = "runbooks/UNDERSUBSCRIBED.md"
 UNDER_CPU_SHARE_MAX = 0.6
 
 
+# Live: a job whose runnable threads (median) cover at most this share of the usable cores cannot
+# fill them, whatever else runs on the machine (its CPU share alone would also drop when others
+# take the cores).
+LIVE_RUNNABLE_SHARE_MAX = 0.6
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
-    """A parallel run whose work phase left usable cores idle (idle: not used by anyone)."""
+    """A parallel run whose work phase left usable cores idle (idle: not used by anyone); a live
+    job that left them idle, or whose runnable threads are too few to fill them."""
+    if ctx.live:
+        return _live(obs, ctx)
     share, idle = obs.cpu_share, obs.idle_cores
     if (
         not ctx.parallel
@@ -72,9 +82,59 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
+def _live(obs: Observation, ctx: RunContext) -> Finding | None:
+    share, idle, runnable = obs.cpu_share, obs.idle_cores, obs.runnable_threads_median
+    if share is None or idle is None or runnable is None or obs.cpu_cores_mean is None:
+        return None
+    left_idle = share < UNDER_CPU_SHARE_MAX and idle / obs.usable_cores > 1 - UNDER_CPU_SHARE_MAX
+    too_few = runnable <= LIVE_RUNNABLE_SHARE_MAX * obs.usable_cores
+    if not (left_idle or too_few):
+        return None
+    workers = round(obs.working_procs_median or 0)
+    ev: dict[str, Any] = {
+        "cpu_cores_mean": r(obs.cpu_cores_mean),
+        "usable_cores": obs.usable_cores,
+        "cpu_share": r(share),
+        "idle_cores": r(idle),
+        "runnable_threads_median": r(runnable, 1),
+        "working_processes": workers,
+        "processes_to_fill": obs.usable_cores,
+    }
+    kept = (
+        f"The job keeps {obs.cpu_cores_mean:.1f} of {obs.usable_cores} {capacity(obs)} busy "
+        f"({share:.0%}; {idle:.1f} sat idle)"
+    )
+    shape = (
+        f"a median of {runnable:g} thread(s) were runnable, in {workers} worker process(es), "
+        f"so at most {min(runnable, obs.usable_cores):g} of the {obs.usable_cores} cores can work"
+    )
+    return Finding(
+        CODE,
+        WARNING,
+        ctx.label,
+        ev,
+        f"{kept}: {shape}.",
+        f"Run {obs.usable_cores} worker processes, one per usable core, each with 1 thread (or "
+        f"fewer processes with {obs.usable_cores} // processes threads each): e.g. "
+        f"`multiprocessing.Pool({obs.usable_cores})`, `n_jobs={obs.usable_cores}` with a process "
+        "backend, or W processes on one Optuna storage; if the workers are there but idle, look "
+        "at what they wait for (`bench attach` with stacks).",
+    )
+
+
 def headline(e: Mapping[str, Any]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    if "runnable_threads_median" in e:  # a live job: what its shape can keep busy
+        return (
+            f"kept {num(e.get('cpu_cores_mean'))} of {e.get('usable_cores')} usable cores busy "
+            f"with {num(e.get('runnable_threads_median'))} runnable thread(s)"
+        )
     return f"left {num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
 
 
-SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK, explained_by=("STALLED", "GIL_BOUND", "THREADS_NOT_PROCESSES"))
+SPEC = FindingSpec(
+    CODE, (rule,), headline, RUNBOOK,
+    explained_by=(
+        "STALLED", "THROTTLED", "GIL_BOUND", "THREADS_NOT_PROCESSES", "SPIN_WAIT",
+    ),
+)

@@ -1,0 +1,31 @@
+"""Target: a ThreadPoolExecutor of N workers running a pure-Python function (GIL-bound: the
+threads take turns on one interpreter). Usage: gil_pool.py N [max_seconds]."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def task(deadline: float) -> int:
+    x = 0
+    while time.monotonic() < deadline:
+        for i in range(10_000):
+            x = (x * 31 + i) % 1_000_003
+    return x
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    max_s = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+    deadline = time.monotonic() + max_s
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(task, deadline) for _ in range(n)]
+        print("ready", flush=True)
+        for f in futures:
+            f.result()
+
+
+if __name__ == "__main__":
+    main()
