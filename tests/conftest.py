@@ -105,6 +105,9 @@ def ray_address(request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live there
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # `ray start` with token authentication needs a token: a fresh machine has none, and without
+    # this every Ray test would be skipped rather than run.
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, timeout=60)
     before = set(descendants())
     proc = subprocess.run(
         [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
