@@ -5,6 +5,7 @@ samples.jsonl and report.md (bench.report.live) like a strategy run does."""
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import signal
@@ -37,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stacks", dest="stacks", action="store_false",
                    help="do not run py-spy (no ptrace needed)")
     p.add_argument("--out", help="output directory (default reports/attach-<pid>-<stamp>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line and the report path")
     from bench.cli._json import add_json_argument
 
     add_json_argument(p)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         path = attach(
             args.pid, duration=args.duration, interval=args.interval,
             stack_interval=args.stack_interval, stacks=args.stacks,
-            out=Path(args.out) if args.out else None, until_exit=args.until_exit,
+            out=Path(args.out) if args.out else None, until_exit=args.until_exit, quiet=args.quiet,
         )
     if args.json is not None:
         emit(attach_document(path), args.json)
@@ -269,11 +271,12 @@ def attach(
     out: Path | None = None,
     stream: TextIO | None = None,
     until_exit: bool = False,
+    quiet: bool = False,
 ) -> Path:
     """Sample `pid` and its descendants for `duration` seconds (until it exits with `until_exit`;
     less if it exits first), diagnose it and write its report; returns the output directory.
     Ctrl-C ends the watch: the report is still written (and with `until_exit` that is the
-    ordinary way to end it, exit 0)."""
+    ordinary way to end it, exit 0). `quiet`: only the verdict line and the report path."""
     from bench.analysis.diagnose import LIVE
     from bench.records.rundir import RUNS_FILE, SCHEMA_VERSION, write_json_atomic
     from probes.machine import fingerprint, git_state
@@ -282,13 +285,15 @@ def attach(
     from probes.summary import summarize
 
     stream = stream or sys.stdout
+    # Everything but the verdict and the report path: what -q leaves out.
+    chatter: TextIO = io.StringIO() if quiet else stream
     _validate(duration, interval, stack_interval)
     if until_exit:
         duration = math.inf
     warnings = check_target(pid, stacks)
     path = _out_dir(pid, out)
     for w in warnings:
-        print(f"bench attach: {w}", file=stream)
+        print(f"bench attach: {w}", file=chatter)
     meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "kind": "attach", "pid": pid, "cmdline": _cmdline(pid),
         # the target's usable cores: its affinity and its own cgroup's quota, not bench's
@@ -310,15 +315,15 @@ def attach(
         sink(rec)
         live.add(rec)
 
-    tty = stream.isatty()
+    tty = chatter.isatty()
     interrupted: int | None = None
     span = "until it exits (Ctrl-C ends the watch)" if until_exit else f"for {duration:g} s"
-    print(f"bench attach: watching pid {pid} {span} -> {path}", file=stream, flush=True)
+    print(f"bench attach: watching pid {pid} {span} -> {path}", file=chatter, flush=True)
     try:
         with ProbeSession(pid, record, interval=interval, stack_interval=stack_interval,
                           stacks=stacks, tags=TAG):
             try:
-                _wait(duration, live, stream, tty, pid)
+                _wait(duration, live, chatter, tty, pid)
             except KeyboardInterrupt:  # stop the samplers in order, then report
                 interrupted = signal.SIGINT
     except KeyboardInterrupt:  # a second Ctrl-C while the samplers stopped
@@ -344,7 +349,7 @@ def attach(
         meta["verdict"] = verdict
         write_json_atomic(path / RUN_JSON, meta)
         print(f"Verdict: {_plain(verdict)}", file=stream, flush=True)
-    _print_summary(summary, meta.get("findings", []), path, stream)
+    _print_summary(summary, meta.get("findings", []), path, chatter)
     if diagnosed is not None:
         report = _guarded("report", lambda: report_live(path, diagnosis=diagnosed[0]))
         if report is not None:

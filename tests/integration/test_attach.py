@@ -221,3 +221,19 @@ def test_ctrl_c_ends_the_watch_and_still_writes_the_report(tmp_path: Path, until
     assert meta["interrupted"] is True and meta["verdict"]
     assert "Verdict: " in stdout and (out / "report.md").is_file()
     assert "interrupted (Ctrl-C)" in (out / "report.md").read_text()
+
+
+def test_quiet_attach_prints_only_the_verdict_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "quiet"
+    with target("sleeping_children.py", "1", "30") as proc:
+        code = attach_cmd.run(parse(
+            "--pid", str(proc.pid), "--duration", "1.5", "--interval", "0.25", "--no-stacks",
+            "--out", str(out), "-q",
+        ))
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Verdict: ") and lines[1] == f"report: {out / 'report.md'}"
+    assert (out / "report.md").is_file()
