@@ -36,8 +36,16 @@ def guard(parent_pid: int, fd: int) -> int:
         root = psutil.Process(parent_pid)
     except psutil.Error:
         return 0
-    # Processes bench had before this run (a test session's Ray head) are not the run's.
-    skip = {os.getpid()} | {p.pid for p in root.children(recursive=True)}
+    # Processes bench had before this run (a test session's Ray head) are not the run's: those
+    # older than this guardian. Not "bench's children when the guardian got going": by then bench
+    # may have started the run's first process (python takes a moment to start), and that one is
+    # exactly what must die with bench.
+    born = psutil.Process().create_time()
+    skip = {os.getpid()}
+    for p in root.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if p.create_time() < born:
+                skip.add(p.pid)
     seen: dict[tuple[int, float], psutil.Process] = {}
     data = b""
     while True:

@@ -150,9 +150,9 @@ def watch(
     """Run `argv` under the probes and the trial tracer; returns where the results are.
     `cmd_stdout` is a file descriptor for the program's stdout (default: bench's own)."""
     from bench.records.rundir import SAMPLES_FILE
+    from bench.run.guardian import Guardian
     from bench.run.reaper import become_subreaper
     from bench.trial.tracer import traced_env
-    from probes.session import ProbeSession
     from probes.sink import JsonlSink
 
     stream = stream or sys.stderr
@@ -167,6 +167,21 @@ def watch(
     timing: dict[str, float] = {}
 
     become_subreaper()  # orphans of the command come back to bench, to be stopped at the end
+    # Should bench itself be killed (-9), the guardian ends the command and all it started.
+    guardian = Guardian()
+    try:
+        return _watch(argv, rd, meta, sink, env, timing, stream, duration, stacks, interval,
+                      stack_interval, price_per_hour, grace, report, cmd_stdout)
+    finally:
+        guardian.close()
+
+
+def _watch(argv: Sequence[str], rd: Any, meta: dict[str, Any], sink: Any, env: dict[str, str],
+           timing: dict[str, float], stream: TextIO, duration: float | None, stacks: bool,
+           interval: float, stack_interval: float, price_per_hour: float | None, grace: float,
+           report: bool, cmd_stdout: int | None) -> WatchResult:
+    from probes.session import ProbeSession
+
     if report:
         threading.Thread(target=_prewarm_report, name="bench-prewarm", daemon=True).start()
     with _Signals() as sigs:

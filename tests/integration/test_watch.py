@@ -3,6 +3,7 @@ no code change, exit codes passed through, signals forwarded and escalated, noth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -315,3 +316,42 @@ def test_trials_in_flight_when_the_program_is_killed_are_crashed(tmp_path: Path)
     assert w.meta["watch"]["in_flight_at_end"] == len(w.trials) >= 1
     assert {t["state"] for t in w.trials} == {"crashed"}
     assert all(t["pid"] == w.meta["pid"] and "before the trial did" in t["error"] for t in w.trials)
+
+
+@pytest.mark.slow
+def test_kill_9_of_bench_ends_the_watched_program(tmp_path: Path) -> None:
+    """Nothing in bench runs after SIGKILL: its guardian ends the command and what it started."""
+    out = tmp_path / "watch"
+    cmd = [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '120']); time.sleep(120)"]
+    bench = subprocess.Popen(_argv(out, cmd, "--no-stacks"), cwd=REPO, env=_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    pid = None
+    while time.time() < deadline and pid is None:
+        try:
+            pid = json.loads((out / "run.json").read_text()).get("pid")
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    assert pid, "bench watch never recorded the command's pid"
+    program = psutil.Process(pid)
+    time.sleep(1.0)  # the command has started its own child by now
+    family = [program, *program.children(recursive=True)]
+    assert len(family) >= 2
+    bench.kill()
+    bench.wait()
+    end = time.time() + 5.0
+    while time.time() < end and any(_alive(p) for p in family):
+        time.sleep(0.1)
+    assert not [p.pid for p in family if _alive(p)], "the watched program outlived a kill -9 of bench"
+    assert json.loads((out / "run.json").read_text())["pid"] == pid  # what was recorded stays
+
+
+def _alive(p: psutil.Process) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:  # pytest is a subreaper: reap what comes to it
+            pass
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
