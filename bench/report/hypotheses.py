@@ -11,6 +11,7 @@ from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings import gil_bound, oversubscribed
+from bench.records.kinds import WORKER_KINDS
 from bench.report import cells as c
 
 PROVEN = "proven"
@@ -253,7 +254,7 @@ def _start_method_pairs(d: Diagnosis) -> list[tuple[str, str]]:
     """(fork, spawn) labels of the same strategy and thread policy."""
     groups: dict[tuple[str, str], dict[str, str]] = {}
     for lb, s in d.recorded.summaries.items():
-        if d.contexts[lb].kind in ("processes", "ray") and s.start_method in ("fork", "spawn"):
+        if d.contexts[lb].kind in WORKER_KINDS and s.start_method in ("fork", "spawn"):
             groups.setdefault((s.strategy, s.threads_policy), {}).setdefault(s.start_method, lb)
     return [(g["fork"], g["spawn"]) for g in groups.values() if {"fork", "spawn"} <= set(g)]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bench.analysis.diagnose import Diagnosis, Finding, expected_processes
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings import storage_bound, undersubscribed
+from bench.records.kinds import Kind
 from bench.report import cells as c
 
 # CPU use of capacity: at or above this reads ✅ (the UNDERSUBSCRIBED line), below BAD reads ❌.
@@ -67,7 +68,7 @@ class MatrixRow:
 
     @property
     def baseline(self) -> bool:
-        return self.kind == "inline"
+        return self.kind == Kind.INLINE
 
 
 def rows(d: Diagnosis) -> list[MatrixRow]:
@@ -114,8 +115,8 @@ def _processes(r: MatrixRow) -> str:
     if r.processes_expected is None:
         return f"? · {r.processes_seen} · {r.trial_pids}"
     text = f"{r.processes_expected} · {r.processes_seen} · {r.trial_pids}"
-    if r.kind in ("inline", "threads"):
-        return text + (" (threads)" if r.kind == "threads" else "")
+    if r.kind in (Kind.INLINE, Kind.THREADS):
+        return text + (" (threads)" if r.kind == Kind.THREADS else "")
     ok = r.processes_seen >= r.processes_expected and r.trial_pids >= min(
         r.processes_expected, r.trials_done
     )

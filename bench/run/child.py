@@ -19,8 +19,9 @@ from typing import Any, cast
 from bench.config import SECRET_ENV, Config
 from bench.config.labels import base_name, parse
 from bench.errors import BenchError, StrategyUnavailable
+from bench.records.kinds import Kind
 from bench.records.rundir import HEARTBEATS_FILE, RUNS_FILE, TRIALS_FILE, RunDir
-from bench.strategies import StrategyContext, get
+from bench.strategies import RunSettings, StrategyContext, get
 from bench.strategies._storage_time import JOURNAL_FILE, backend_name
 from bench.strategies._study import connect, join_study, make_pruner, make_sampler
 from bench.trial import threads as thread_policy
@@ -118,7 +119,7 @@ def run_child(run_dir: Path, label: str) -> int:
     # What decided the parameters and what could prune: the classes really in use.
     base["sampler"], base["pruner"] = type(study.sampler).__name__, type(study.pruner).__name__
     ctx = StrategyContext(
-        label=label, config=cfg, objective=objective, study=study, workers=workers,
+        label=label, settings=RunSettings.of(cfg), objective=objective, study=study, workers=workers,
         threads_policy=spec.threads_policy, threads=threads, start_method=spec.start_method,
         trial_timeout=cfg.trial_timeout, deadline=deadline,
         heartbeat_path=str(rd.file(HEARTBEATS_FILE)), trials_out=rd.appender(TRIALS_FILE),
@@ -172,7 +173,7 @@ def run_child(run_dir: Path, label: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if cls.kind in ("inline", "threads"):
+    if cls.kind in (Kind.INLINE, Kind.THREADS):
         # Trials run in this process: import torch / the objective now, at start-up, as every
         # worker process does before its first trial; else the first trial's clock includes it.
         thread_policy.apply(threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from bench.errors import ConfigError
-from bench.strategies._base import Availability, Strategy, StrategyContext
+from bench.strategies._base import Availability, RunSettings, Strategy, StrategyContext
 
 _REGISTRY: dict[str, tuple[str, str]] = {
     "sequential": ("bench.strategies.sequential", "Sequential"),
@@ -17,7 +17,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "optuna-journal": ("bench.strategies.optuna_journal", "OptunaJournal"),
 }
 
-__all__ = ["Availability", "Strategy", "StrategyContext", "get", "names"]
+__all__ = ["Availability", "RunSettings", "Strategy", "StrategyContext", "get", "names"]
 
 
 def names() -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bench.records.kinds import Kind
 from bench.strategies import _storage_time
 from bench.trial.execute import CANCELLED, COMPLETE, PRUNED, TrialRecord, TrialSpec
 from probes.sink import JsonlSink
@@ -18,7 +19,6 @@ from probes.sink import JsonlSink
 if TYPE_CHECKING:
     import optuna
 
-    from bench.config import Config
     from bench.trial.remote import Channel
     from bench.workload.objective import ObjectiveRef
 
@@ -31,12 +31,35 @@ class Availability:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """The few run-wide settings strategies read (the rest of the config is the runner's): how
+    many trials, how the study samples and prunes, where a shared storage or a Ray cluster is, and
+    the island GA's migration."""
+
+    trials: int
+    sampler: str = "tpe"
+    sampler_seed: int = 0
+    pruner: str = "none"
+    storage: str | None = None
+    study_name: str | None = None
+    ray_address: str | None = None
+    probe_interval: float = 0.5
+    migrate_every: int = 5
+    migrants: int = 2
+
+    @classmethod
+    def of(cls, config: Any) -> RunSettings:
+        """The settings of a Config (any object with these attributes)."""
+        return cls(**{f: getattr(config, f) for f in cls.__dataclass_fields__})
+
+
 @dataclass
 class StrategyContext:
     """What a strategy gets: the study (ask/tell lives here), the knobs, and where results go."""
 
     label: str
-    config: Config
+    settings: RunSettings
     objective: ObjectiveRef
     study: optuna.Study
     workers: int
@@ -65,7 +88,7 @@ class StrategyContext:
 
     @property
     def n_trials(self) -> int:
-        return self.config.trials
+        return self.settings.trials
 
     @property
     def results_dir(self) -> Path:
@@ -188,7 +211,7 @@ class Strategy(ABC):
     """A way to run N trials with W workers. Subclasses live one per module, registered by name."""
 
     name: ClassVar[str]
-    kind: ClassVar[str]  # "inline" | "threads" | "processes" | "ray"
+    kind: ClassVar[Kind]
     summary: ClassVar[str]
     # Can a running trial be stopped at its timeout? Threads cannot be killed in Python.
     can_stop_trial: ClassVar[bool] = True

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.errors import StrategyUnavailable
+from bench.records.kinds import Kind
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._procs import (
     READY,
@@ -114,7 +115,7 @@ def _evolve(
 
 class Islands(Strategy):
     name = "islands"
-    kind = "processes"
+    kind = Kind.PROCESSES
     summary = "one GA split over W processes, ring migration; trials one after another (GA only)"
     can_stop_trial = True  # the islands are killed and restarted
     ga_only = (
@@ -168,7 +169,7 @@ class Islands(Strategy):
         self, ctx: StrategyContext, islands: list[Worker], spec: TrialSpec, sizes: list[int],
     ) -> tuple[TrialRecord | None, bool]:
         """Run one trial on every island; (record or None if cancelled, islands still usable)."""
-        cfg = ctx.config
+        cfg = ctx.settings
         replies: dict[int, dict[str, Any]] = {}
         sent = False
         since = time.time()

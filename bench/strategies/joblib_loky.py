@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.records.kinds import Kind
 from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
@@ -88,7 +89,7 @@ class _StopRun(RunControl):
 
 class JoblibLoky(Strategy):
     name = "joblib-loky"
-    kind = "processes"
+    kind = Kind.PROCESSES
     summary = "joblib.Parallel(backend='loky'): W reusable worker processes, ask/tell in the parent"
     can_stop_trial = True  # SIGALRM in the worker, then the worker itself as a last resort
     uses_start_method = False  # loky always starts workers with fork+exec

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError
+from bench.records.kinds import Kind
 from bench.records.rundir import iter_jsonl
 from bench.records.schema import check_trial
 from bench.strategies._base import Strategy, StrategyContext
@@ -78,7 +79,7 @@ class _Slot:
 
 class OptunaJournal(Strategy):
     name = "optuna-journal"
-    kind = "processes"
+    kind = Kind.PROCESSES
     summary = "W processes, each study.optimize on one shared JournalStorage (or RDB) study"
     can_stop_trial = True  # the worker running it is killed and replaced
     storage_in_workers = True  # each worker runs study.optimize on the storage
@@ -91,14 +92,14 @@ class OptunaJournal(Strategy):
         storage, study_name = self._storage(ctx)
         self._study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
         self._mp = mp_context(ctx.start_method)
-        self._shared = bool(ctx.config.storage and ctx.config.study_name)
+        self._shared = bool(ctx.settings.storage and ctx.settings.study_name)
         self._owner = owner_id()
         self._base = dict(
-            storage=storage, study_name=study_name, sampler=ctx.config.sampler,
+            storage=storage, study_name=study_name, sampler=ctx.settings.sampler,
             objective=ctx.objective, threads=ctx.threads, label=ctx.label, strategy=ctx.strategy,
             heartbeat_path=ctx.heartbeat_path, trials_path=str(ctx.trials_out.path),
             budget=ctx.n_trials if self._shared else None, owner=self._owner,
-            pruner=ctx.config.pruner,
+            pruner=ctx.settings.pruner,
         )
         # Shared: no fixed shares, every worker runs until the study holds N trials.
         split = [ctx.n_trials] * ctx.workers if self._shared else shares(ctx.n_trials, ctx.workers)
@@ -122,9 +123,9 @@ class OptunaJournal(Strategy):
     def _storage(self, ctx: StrategyContext) -> tuple[str, str]:
         import optuna
 
-        if ctx.config.storage:
+        if ctx.settings.storage:
             # bench.run.child already created the study in that database.
-            return ctx.config.storage, ctx.study.study_name
+            return ctx.settings.storage, ctx.study.study_name
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ctx.label)
         path = str(ctx.results_dir / f"journal-{safe}.log")
         optuna.create_study(
@@ -134,7 +135,7 @@ class OptunaJournal(Strategy):
         return path, ctx.study.study_name
 
     def _start(self, ctx: StrategyContext, slot: _Slot) -> None:
-        seed = ctx.config.sampler_seed + 1 + slot.index + SEED_STRIDE * slot.starts
+        seed = ctx.settings.sampler_seed + 1 + slot.index + SEED_STRIDE * slot.starts
         if self._shared:
             # Processes on other machines start from the same --sampler-seed: without this they
             # would draw the same random start-up parameters, trial for trial.

@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from bench.records.kinds import Kind
 from bench.strategies import _storage_time
 from bench.strategies._base import Strategy, StrategyContext
 from bench.trial import heartbeat
@@ -41,7 +42,7 @@ SETTLE_S = 2.0
 
 class OptunaThreads(Strategy):
     name = "optuna-threads"
-    kind = "threads"
+    kind = Kind.THREADS
     summary = "study.optimize(n_jobs=W): W threads of one process (the original script)"
     can_stop_trial = False  # threads cannot be killed; late trials are recorded `timeout`
     storage_in_workers = True  # each worker runs study.optimize on the storage

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from bench.errors import BenchError
+from bench.records.kinds import Kind
 from bench.strategies._base import Strategy, StrategyContext
 from bench.strategies._procs import (
     READY,
@@ -51,7 +52,7 @@ def _serve(conn: Connection, threads: int | None, objective: ObjectiveRef, paren
 
 class Pool(Strategy):
     name = "pool"
-    kind = "processes"
+    kind = Kind.PROCESSES
     summary = "W supervised worker processes (multiprocessing), ask/tell in the parent"
     can_stop_trial = True  # the worker running it is killed and replaced
     uses_start_method = True

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError, StrategyUnavailable
+from bench.records.kinds import Kind
 from bench.records.rundir import SAMPLES_FILE
 from bench.strategies._base import Availability, Strategy, StrategyContext
 from bench.strategies._beats import HeartbeatTail
@@ -56,7 +57,7 @@ def runtime_env() -> dict[str, Any]:
 
 class RayTasks(Strategy):
     name = "ray"
-    kind = "ray"
+    kind = Kind.RAY
     summary = "Ray remote tasks, one CPU each; a local Ray of W CPUs, or --ray-address"
     can_stop_trial = True  # ray.cancel(force=True) kills the task's worker
     uses_start_method = False
@@ -77,7 +78,7 @@ class RayTasks(Strategy):
         # Tasks on other nodes reach the parent's trials over TCP at this node's address; a
         # local instance's workers are on this machine (a Unix socket).
         util: Any = ray.util  # its get_node_ip_address is untyped
-        host = str(util.get_node_ip_address()) if ctx.config.ray_address else None
+        host = str(util.get_node_ip_address()) if ctx.settings.ray_address else None
         try:
             nodes = self._node_probes(ray, ctx)
             with ctx.serve_trials(host):
@@ -107,16 +108,16 @@ class RayTasks(Strategy):
         # write the run's record) must stay, so it is put back.
         saved = _signal_handlers()
         try:
-            if ctx.config.ray_address:
-                ray.init(address=ctx.config.ray_address, **common)
+            if ctx.settings.ray_address:
+                ray.init(address=ctx.settings.ray_address, **common)
             else:
                 # "local": a new instance even when a `ray start` cluster runs on this machine
                 # (a plain ray.init() would join that one, with its CPUs, not W).
                 ray.init(address="local", num_cpus=ctx.workers, include_dashboard=False, **common)
         except Exception as exc:
-            where = ctx.config.ray_address or "a local instance"
+            where = ctx.settings.ray_address or "a local instance"
             hint = ""
-            if ctx.config.ray_address and os.environ.get("RAY_AUTH_MODE") != "token":
+            if ctx.settings.ray_address and os.environ.get("RAY_AUTH_MODE") != "token":
                 hint = ("; if the cluster uses token authentication (the default for `ray start` "
                         "since Ray 2.59), set RAY_AUTH_MODE=token for bench too")
             raise BenchError(
@@ -130,13 +131,13 @@ class RayTasks(Strategy):
     def _node_probes(ray: Any, ctx: StrategyContext) -> RayNodeProbes | None:
         """Per-node probes on a cluster; none for the local instance, whose processes are
         children of this one and so already in the run's own process-tree samples."""
-        if not ctx.config.ray_address:
+        if not ctx.settings.ray_address:
             return None
         from probes.ray_nodes import RayNodeProbes
         from probes.sink import JsonlSink
 
         sink = JsonlSink(ctx.results_dir / SAMPLES_FILE)
-        probes = RayNodeProbes(ray, sink, interval=ctx.config.probe_interval, tags={"run": ctx.label})
+        probes = RayNodeProbes(ray, sink, interval=ctx.settings.probe_interval, tags={"run": ctx.label})
         try:
             return probes.start()
         except Exception as exc:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bench.records.kinds import Kind
 from bench.strategies._alarm import execute_with_alarm
 from bench.strategies._base import Strategy, StrategyContext
 
 
 class Sequential(Strategy):
     name = "sequential"
-    kind = "inline"
+    kind = Kind.INLINE
     summary = "trials one after another in one process (the baseline)"
     can_stop_trial = True  # via SIGALRM between Python bytecodes, in the main thread
 

@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 
 from bench.config import Config
+from bench.records.rundir import read_jsonl
 from bench.records.schema import check_trial
-from bench.strategies import StrategyContext, get
+from bench.strategies import RunSettings, StrategyContext, get
 from bench.trial.execute import COMPLETE
 from bench.workload.objective import objective_from_config
 from probes.sink import JsonlSink
-from tests.support.runs import read_jsonl
 
 NOOP = "tests.fixtures.objectives:ok"
 WORKERS = 2
@@ -56,7 +56,7 @@ def make_context(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     return StrategyContext(
-        label=name, config=cfg, objective=objective, study=study, workers=WORKERS,
+        label=name, settings=RunSettings.of(cfg), objective=objective, study=study, workers=WORKERS,
         threads_policy="unlimited", threads=None, start_method="fork", trial_timeout=None,
         deadline=None, heartbeat_path=str(out / "heartbeats.jsonl"),
         trials_out=JsonlSink(out / "trials.jsonl"), strategy=name,
@@ -158,7 +158,7 @@ def test_define_by_run_extra_cost_per_trial(
     benchmark.group = "define-by-run"
     benchmark.extra_info["trials"] = big
     benchmark.pedantic(one_big_run, rounds=1, iterations=1)
-    rows = read_jsonl(tmp_path / "warm-0" / "trials.jsonl")
+    rows = read_jsonl(tmp_path / "warm-0" / "trials.jsonl", check_trial)
     assert all(set(r["params"]) == {f"x{i}" for i in range(5)} for r in rows)  # the parent's
     if benchmark.disabled:
         return

@@ -32,13 +32,13 @@ from typing import Any, Protocol
 from bench.analysis.cost.catalog import VmPrice
 from bench.analysis.scaling import EXACT_SENSITIVITY, ModelFit, amdahl, speedup_at
 from bench.analysis.scaling.sweep import moved_fits
+from bench.records.kinds import WORKER_KINDS, Kind
 
 BASELINE = "baseline"
 HELD = "held"
 EFFICIENCY_HELD = "efficiency held"
 OWN_FIT = "own sweep"
 SHAPE = "sweep shape"
-PROCESS_KINDS = ("processes", "ray")
 
 
 class RunFigures(Protocol):
@@ -160,14 +160,14 @@ class Projection:
 
     def estimate(self, run: RunFigures, vm: VmPrice) -> Estimate | None:
         """The projected speedup of `run` on `vm`, or None when the run gives nothing to scale."""
-        if run.kind == "inline":
+        if run.kind == Kind.INLINE:
             return Estimate(1.0, 1.0, 1.0, BASELINE, vm.vcpus)
         if run.speedup is None or run.speedup <= 0:
             return None
         if run.kind == "threads":
             held = min(run.speedup, float(vm.vcpus))
             return Estimate(held, held, held, HELD, vm.vcpus)
-        if run.kind not in PROCESS_KINDS or run.workers < 2:
+        if run.kind not in WORKER_KINDS or run.workers < 2:
             return None
         used = self.machine.cores_used(run.workers)
         efficiency = min(run.speedup / used, 1.0)

@@ -17,6 +17,7 @@ from bench.analysis.diagnose import findings as F
 from bench.analysis.diagnose.findings import CODES, Finding, RunContext, apply, by_priority, runbook_for
 from bench.analysis.diagnose.observe import Observation, observe
 from bench.analysis.diagnose.recorded import Recorded
+from bench.records.kinds import WORKER_KINDS, Kind
 from bench.records.schema import Sample, TrialRow
 
 __all__ = [
@@ -42,9 +43,9 @@ LIVE = "live"
 
 def expected_processes(kind: str, workers: int) -> int | None:
     """Worker processes a strategy should show: one for inline and threads, W for the others."""
-    if kind in ("inline", "threads"):
+    if kind in (Kind.INLINE, Kind.THREADS):
         return 1
-    if kind in ("processes", "ray"):
+    if kind in WORKER_KINDS:
         return workers
     return None
 
@@ -67,7 +68,7 @@ class Diagnosis:
         obs, ctx = self.observations[label], self.contexts[label]
         if not obs.tree_samples:
             return obs.trial_pids
-        return obs.busy_children_peak if ctx.kind in ("processes", "ray") else obs.busy_procs_peak
+        return obs.busy_children_peak if ctx.kind in WORKER_KINDS else obs.busy_procs_peak
 
 
 def _limited_sibling(rec: Recorded, label: str) -> Any:
@@ -116,7 +117,7 @@ def analyse(rec: Recorded) -> Diagnosis:
         s = rec.summaries.get(label)
         kind = rec.kind(label)
         # A planned run that never wrote its record still had a worker count: the config's.
-        planned = 1 if kind == "inline" else int(rec.config.get("workers") or 1)
+        planned = 1 if kind == Kind.INLINE else int(rec.config.get("workers") or 1)
         # Without trial records (a watched program that never imported Optuna) the evidence is
         # the samples alone, as for a live process: each rule judges from them.
         traced = run.get("trials_traced") is not False

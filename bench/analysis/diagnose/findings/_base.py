@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis.diagnose import thresholds as th
+from bench.records.kinds import PARALLEL_KINDS
 
 if TYPE_CHECKING:
     from bench.analysis.diagnose.observe import Observation
@@ -19,7 +20,6 @@ INFO = "info"
 OK = "ok"
 SEVERITIES = (ERROR, WARNING, INFO, OK)
 NA = "—"
-PARALLEL_KINDS = ("threads", "processes", "ray")
 
 
 def runbook_for(code: str) -> str:

@@ -18,6 +18,7 @@ from bench.analysis.diagnose.findings._base import (
     RunContext,
     r,
 )
+from bench.records.kinds import Kind
 
 if TYPE_CHECKING:
     from bench.analysis.diagnose.observe import Observation
@@ -44,7 +45,7 @@ def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | 
         return _live(obs, ctx, others)
     if ctx.status != "ok":
         return None
-    if ctx.kind == "inline":
+    if ctx.kind == Kind.INLINE:
         return Finding(
             CODE,
             OK,

@@ -17,6 +17,7 @@ from bench.analysis.diagnose.findings._base import (
     pct,
     r,
 )
+from bench.records.kinds import Kind
 
 if TYPE_CHECKING:
     from bench.analysis.diagnose.observe import Observation
@@ -34,7 +35,7 @@ STARTUP_MIN_S = 1.0
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """A large share of the wall went by before the first trial started."""
     s = ctx.summary
-    if ctx.kind == "inline":
+    if ctx.kind == Kind.INLINE:
         return None  # the baseline's own start-up is not what a parallel strategy adds
     if s is None or not s.startup or not s.wall or s.startup < STARTUP_MIN_S:
         return None
