@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bench.config import Config
+from bench.records.kinds import Kind
 from bench.records.rundir import load_meta
 from bench.strategies import get, names
 from bench.trial.execute import COMPLETE, TrialSpec, execute
@@ -23,9 +24,21 @@ N_TRIALS = 4
 WORKERS = 2
 
 STRATEGIES = [
-    pytest.param(name, marks=[pytest.mark.ray] if name == "ray" else [], id=name)
+    pytest.param(name, marks=[pytest.mark.ray] if get(name).kind == Kind.RAY else [], id=name)
     for name in names()
 ]
+# Strategies that run any objective's trials, and those that are the reference GA itself.
+TRIAL_STRATEGIES = [p for p in STRATEGIES if not get(str(p.values[0])).ga_only]
+GA_ONLY = [p for p in STRATEGIES if get(str(p.values[0])).ga_only]
+# Where a strategy keeps its study when no --storage is given.
+OWN_STORAGE = {"optuna-journal": "journal file"}
+# Strategies whose workers sample for themselves on the shared storage (--sampler-seed + 1 + slot).
+OWN_SAMPLER_SEED = {"optuna-journal": 1}
+
+
+def _cluster(name: str, request: pytest.FixtureRequest) -> list[str]:
+    """Ray strategies join the session's Ray head (starting one per test would take minutes)."""
+    return ["--ray-address", request.getfixturevalue("ray_address")] if get(name).kind == Kind.RAY else []
 
 
 def _expected_value(config: dict[str, Any], params: dict[str, Any]) -> float | None:
@@ -37,10 +50,7 @@ def _expected_value(config: dict[str, Any], params: dict[str, Any]) -> float | N
 @pytest.mark.slow
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_strategy_contract(name: str, bench_run: Any, request: pytest.FixtureRequest) -> None:
-    args: list[str] = []
-    if name == "ray":
-        args += ["--ray-address", request.getfixturevalue("ray_address")]
-    result = bench_run(name, *args)
+    result = bench_run(name, *_cluster(name, request))
     assert result.code == 0, result.stderr[-2000:]
     assert result.run.get("status") == "ok", result.run
 
@@ -49,36 +59,40 @@ def test_strategy_contract(name: str, bench_run: Any, request: pytest.FixtureReq
     assert all(t["state"] == COMPLETE for t in result.trials), result.trials
     # Each trial's storage calls (ask, suggest, tell) were timed, where the strategy makes them.
     assert all(t["storage_s"] is not None and t["storage_s"] > 0 for t in result.trials), result.trials
-    assert result.run["storage"] == ("journal file" if name == "optuna-journal" else "in-memory")
+    assert result.run["storage"] == OWN_STORAGE.get(name, "in-memory")
     assert result.run["storage_callers"] == (WORKERS if get(name).storage_in_workers else 1)
 
     meta = load_meta(result.path)
     cores = int(meta["machine"]["usable_cores"])
     cls = get(name)
-    runner_pid = result.run["pid"]
 
     # What each trial actually ran with: auto = cores // W intra-op threads (the sequential
     # baseline too, so that speedups compare trials run with the same threads).
     assert {t["torch_threads"] for t in result.trials} == {max(1, cores // WORKERS)}
 
-    if name == "islands":
-        # A different algorithm (population split over islands): its own checks.
-        for t in result.trials:
-            assert math.isfinite(t["value"])
-            assert len(set(t["pids"])) == WORKERS and runner_pid not in t["pids"]
-        return
+    # Where and how trials ran: the GA split over islands is one trial over every worker.
+    (_islands_ran if cls.ga_only else _trials_ran)(result, meta, cls)
 
-    # Same params, same value as one trial run right here.
+
+def _islands_ran(result: Any, meta: dict[str, Any], cls: Any) -> None:
+    """A different algorithm (the population split over islands): each trial ran on all W."""
+    for t in result.trials:
+        assert math.isfinite(t["value"])
+        assert len(set(t["pids"])) == WORKERS and result.run["pid"] not in t["pids"]
+
+
+def _trials_ran(result: Any, meta: dict[str, Any], cls: Any) -> None:
+    """Same params, same value as one trial run right here; trials where the kind says."""
     for t in result.trials:
         assert t["value"] == pytest.approx(_expected_value(meta["config"], t["params"]), rel=1e-6)
-
+    runner_pid = result.run["pid"]
     pids = {t["pid"] for t in result.trials}
-    if cls.kind in ("inline", "threads"):
+    if cls.kind in (Kind.INLINE, Kind.THREADS):
         assert pids == {runner_pid}, "trials must run inside the strategy's own process"
     else:
         assert runner_pid not in pids
-        assert len(pids) >= WORKERS, f"{name} ran its trials on {sorted(pids)} only"
-        if name != "ray":  # Ray may lease a fresh worker for a task; the others keep exactly W
+        assert len(pids) >= WORKERS, f"{cls.name} ran its trials on {sorted(pids)} only"
+        if cls.kind != Kind.RAY:  # Ray may lease a fresh worker for a task; the others keep W
             assert len(pids) == WORKERS
 
 
@@ -86,7 +100,7 @@ def test_every_strategy_describes_itself() -> None:
     for name in names():
         cls = get(name)
         assert cls.name == name
-        assert cls.kind in ("inline", "threads", "processes", "ray")
+        assert cls.kind in (Kind.INLINE, Kind.THREADS, Kind.PROCESSES, Kind.RAY)
         assert cls.summary
         assert cls.available().ok in (True, False)
     assert get("optuna-threads").can_stop_trial is False
@@ -125,7 +139,15 @@ DBR = "tests.fixtures.objectives:conditional"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", GA_ONLY)
+def test_a_ga_only_strategy_refuses_a_user_objective(name: str, bench_run: Any) -> None:
+    result = bench_run(name, "--objective", DBR, "-n", "2")
+    assert result.run.get("status") == "unavailable", result.run
+    assert "the reference GA itself" in result.run["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRIAL_STRATEGIES)
 def test_define_by_run_contract(name: str, bench_run: Any, request: pytest.FixtureRequest) -> None:
     """Every strategy runs a define-by-run objective with a conditional space that prunes, and
     the parent's study (TPE, median pruner) decides every parameter and every prune."""
@@ -133,14 +155,8 @@ def test_define_by_run_contract(name: str, bench_run: Any, request: pytest.Fixtu
 
     storage = str(request.getfixturevalue("tmp_path") / "study.log")
     args = ["--objective", DBR, "-n", str(DBR_TRIALS), "--sampler", "tpe", "--pruner", "median",
-            "--storage", storage]
-    if name == "ray":
-        args += ["--ray-address", request.getfixturevalue("ray_address")]
+            "--storage", storage, *_cluster(name, request)]
     result = bench_run(name, *args, timeout=240)
-    if name == "islands":
-        assert result.run.get("status") == "unavailable", result.run
-        assert "the reference GA itself" in result.run["reason"]
-        return
     assert result.code == 0 and result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
     assert result.run["params_path"] == "define-by-run"
     assert (result.run["sampler"], result.run["pruner"]) == ("TPESampler", "MedianPruner")
@@ -176,7 +192,7 @@ def test_define_by_run_contract(name: str, bench_run: Any, request: pytest.Fixtu
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [p for p in STRATEGIES if p.values[0] != "islands"])
+@pytest.mark.parametrize("name", TRIAL_STRATEGIES)
 def test_define_by_run_params_are_the_parents_tpe(
     name: str, bench_run: Any, request: pytest.FixtureRequest,
 ) -> None:
@@ -190,13 +206,10 @@ def test_define_by_run_params_are_the_parents_tpe(
 
     n = TPE_STARTUP + 4
     args = ["--objective", DBR, "-n", str(n), "-w", "1", "--sampler", "tpe", "--sampler-seed", "0",
-            "--pruner", "median"]
-    if name == "ray":
-        args += ["--ray-address", request.getfixturevalue("ray_address")]
+            "--pruner", "median", *_cluster(name, request)]
     result = bench_run(name, *args, timeout=240)
     assert result.code == 0 and result.run.get("status") == "ok", (result.run, result.stderr[-2000:])
-    # optuna-journal's worker samples on the shared storage with its own sampler, seeded seed + 1.
-    seed = 1 if name == "optuna-journal" else 0
+    seed = OWN_SAMPLER_SEED.get(name, 0)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     here = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed),
                                pruner=optuna.pruners.MedianPruner())
