@@ -17,38 +17,18 @@ import psutil
 import pytest
 
 from bench.strategies import names
+from tests.support.processes import descendants, reap_zombies, running
 from tests.support.runs import REPO, TINY
 
 pytestmark = pytest.mark.slow
 DEAD_WITHIN_S = 5.0
 
 
-def _descendants() -> dict[tuple[int, float], psutil.Process]:
-    out = {}
-    for p in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            out[(p.pid, p.create_time())] = p
-    return out
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _reap() -> None:
-    # pytest is a subreaper (conftest): the killed run's orphans are its children now.
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-
-
 def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
+        # The JSONL appender writes compact JSON: compare without the spaces a writer may add.
+        if path.exists() and text in path.read_text(errors="replace").replace('": "', '":"'):
             return
         if proc.poll() is not None:
             raise AssertionError(f"bench ended ({proc.returncode}) before {text!r}: {path.read_text()}")
@@ -68,7 +48,7 @@ def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path,
     # (the processes it starts are the point there).
     after_a_trial = strategy == "ray" or rng.random() < 0.5
     out, err = tmp_path / "out", tmp_path / "stderr.txt"
-    before = set(_descendants())
+    before = set(descendants())
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     with err.open("wb") as err_fh:
         proc = subprocess.Popen(
@@ -80,15 +60,15 @@ def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path,
         # The sequential baseline runs first; the moment is picked inside the strategy's own run.
         _wait_for(err, f"[{strategy}] started", proc, timeout=180)
         if after_a_trial:
-            _wait_for(out / "r" / "trials.jsonl", f'"run": "{strategy}"', proc, timeout=180)
+            _wait_for(out / "r" / "trials.jsonl", f'"run":"{strategy}"', proc, timeout=180)
         time.sleep(delay)
-        family = [p for key, p in _descendants().items() if key not in before]
+        family = [p for key, p in descendants().items() if key not in before]
         proc.kill()
         proc.wait()
         deadline = time.time() + DEAD_WITHIN_S
         while time.time() < deadline:
-            _reap()
-            left = [p for key, p in _descendants().items() if key not in before and _alive(p)]
+            reap_zombies()
+            left = [p for key, p in descendants().items() if key not in before and running(p)]
             if not left:
                 break
             time.sleep(0.1)
@@ -105,11 +85,11 @@ def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for p in _descendants().values():
+        for p in descendants().values():
             with contextlib.suppress(psutil.Error):
                 if p.pid not in {k[0] for k in before}:
                     p.send_signal(signal.SIGKILL)
-        _reap()
+        reap_zombies()
     report = subprocess.run(
         [sys.executable, "-m", "bench", "report", str(out / "r")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,

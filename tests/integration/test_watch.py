@@ -3,7 +3,6 @@ no code change, exit codes passed through, signals forwarded and escalated, noth
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import pytest
 
 from bench.analysis.diagnose import run_metrics
 from bench.report.json_out import schema
+from tests.support.processes import reap_zombies
 from tests.support.runs import REPO, read_jsonl
 
 SCRIPTS = REPO / "tests" / "scripts"
@@ -342,16 +342,8 @@ def test_kill_9_of_bench_ends_the_watched_program(tmp_path: Path) -> None:
     bench.wait()
     end = time.time() + 5.0
     while time.time() < end and any(_alive(p) for p in family):
+        reap_zombies()  # pytest is a subreaper: the killed run's orphans come to it
         time.sleep(0.1)
+    reap_zombies()
     assert not [p.pid for p in family if _alive(p)], "the watched program outlived a kill -9 of bench"
     assert json.loads((out / "run.json").read_text())["pid"] == pid  # what was recorded stays
-
-
-def _alive(p: psutil.Process) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:  # pytest is a subreaper: reap what comes to it
-            pass
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
