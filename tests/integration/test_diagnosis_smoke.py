@@ -41,7 +41,17 @@ def _codes(d: Diagnosis, label: str) -> set[str]:
 
 def test_optuna_threads_is_threads_not_processes_and_gil_bound(diagnosis: Diagnosis) -> None:
     codes = _codes(diagnosis, "optuna-threads")
-    assert {F.THREADS_NOT_PROCESSES, F.GIL_BOUND} <= codes, codes
+    # Trials in flight inside one process: a fact of the records, whatever the machine's load.
+    assert F.THREADS_NOT_PROCESSES in codes, codes
+    assert F.HEALTHY not in codes, codes
+    if F.CONTENDED in codes:
+        # Other jobs held the cores: the threads then queue for a CPU more than for the GIL, and
+        # the kernel's GIL share may fall under its bar. The run must not pass for healthy, and
+        # when GIL_BOUND is named it must be from the kernel's view.
+        gil = next((f for f in diagnosis.findings["optuna-threads"] if f.code == F.GIL_BOUND), None)
+        assert gil is None or gil.evidence["source"] in ("kernel", "stacks"), gil
+        return
+    assert F.GIL_BOUND in codes, codes
     gil = next(f for f in diagnosis.findings["optuna-threads"] if f.code == F.GIL_BOUND)
     # The GIL is seen by the kernel's figures of the working threads, not inferred from CPU.
     assert gil.evidence["source"] == "kernel", gil.evidence
@@ -51,8 +61,10 @@ def test_optuna_threads_is_threads_not_processes_and_gil_bound(diagnosis: Diagno
 
 def test_pool_with_limited_threads_is_healthy(diagnosis: Diagnosis) -> None:
     codes = _codes(diagnosis, "pool")
-    assert F.HEALTHY in codes, codes
-    assert F.GIL_BOUND not in codes and F.THREADS_NOT_PROCESSES not in codes
+    assert F.GIL_BOUND not in codes and F.THREADS_NOT_PROCESSES not in codes, codes
+    # HEALTHY on a quiet machine; on a loaded one its efficiency may fall below the bar, and the
+    # report then says the machine was shared (CONTENDED) rather than blame the strategy.
+    assert F.HEALTHY in codes or F.CONTENDED in codes, codes
 
 
 def test_pool_with_unlimited_threads_is_flagged_when_slower(diagnosis: Diagnosis) -> None:
