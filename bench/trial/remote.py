@@ -22,6 +22,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -131,9 +132,16 @@ class TrialServer:
         # Closing a listening socket does not wake a thread blocked in accept() on it, and that
         # thread would then accept on whatever socket next gets the same fd number (the next
         # run's, with another key: "digest sent was rejected"). So wake it, let it end, then close.
+        # The wake-up is a bare connection, closed at once: an authenticated Client would wait for
+        # the server's challenge, and hang forever when the accept thread had already seen
+        # `_closed` and left without accepting it.
         self._closed.set()
-        with contextlib.suppress(Exception):
-            Client(self.channel.address, authkey=self.channel.authkey).close()
+        with contextlib.suppress(OSError):
+            address = self.channel.address
+            family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as wake:
+                wake.settimeout(1.0)
+                wake.connect(address)
         self._thread.join(timeout=2.0)
         with contextlib.suppress(Exception):
             self._listener.close()

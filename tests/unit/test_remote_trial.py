@@ -147,3 +147,26 @@ def test_a_closed_server_never_answers_for_the_next_one(study: optuna.Study) -> 
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_close_does_not_wait_for_an_accept_thread_that_already_left() -> None:
+    """The accept thread may see the server closing and leave before close()'s wake-up call
+    reaches it; close() must not then wait for a handshake nobody will answer (it hung the suite
+    once, in this file's test above)."""
+    import socket
+    import threading
+
+    from bench.trial.remote import TrialServer
+
+    server = TrialServer(lambda n: None)
+    server._closed.set()
+    # A connection that fails the key check ends the thread's accept(); it sees the server
+    # closing and leaves, before close() has sent anything.
+    with socket.socket(socket.AF_UNIX) as stray:
+        stray.connect(server.channel.address)
+    server._thread.join(timeout=5.0)
+    assert not server._thread.is_alive()
+    closer = threading.Thread(target=server.close, daemon=True)
+    closer.start()
+    closer.join(timeout=5.0)
+    assert not closer.is_alive(), "close() hung on a server whose accept thread had left"
