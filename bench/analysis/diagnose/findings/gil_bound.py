@@ -52,6 +52,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         return None
     cpu = obs.busiest_cpu_pct
     main = obs.main_stack
+    dumps = 0 if main is None else main.samples  # py-spy dumps of the busiest process in the trials
     if main is not None and main.samples < th.MIN_STACK_SAMPLES:
         main = None
     share = None if main is None else main.gil_wait_share
@@ -142,7 +143,14 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
             "idle_cores": r(idle),
             "usable_cores": obs.usable_cores,
             "efficiency": r(ctx.efficiency),
+            "stack_samples": dumps,
         }
+        why = (
+            f"only {dumps} stack dump(s) fell inside the trials, fewer than the "
+            f"{th.MIN_STACK_SAMPLES} that thread states need"
+            if dumps
+            else "no stack samples (see the probe notes)"
+        )
         return Finding(
             CODE,
             ctx.severity_by_efficiency(),
@@ -150,10 +158,11 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
             ev,
             f"{obs.pid_inflight_peak} trials ran at once in pid {obs.pid_inflight_pid}, yet it "
             f"used a median {cpu:.0f}% CPU, about one of {obs.usable_cores} cores, while "
-            f"{idle:.1f} cores sat idle: the trials took turns on one interpreter. No stack "
-            "samples show the GIL directly (see the probe notes)." + efficiency_note(ctx),
+            f"{idle:.1f} cores sat idle: the trials took turns on one interpreter. The GIL is "
+            f"inferred from CPU, not seen: {why}." + efficiency_note(ctx),
             "Run the trials in processes (`pool`, `optuna-journal`). To see the GIL itself, "
-            "re-run with py-spy permitted (root or CAP_SYS_PTRACE, or ptrace_scope 0).",
+            "re-run with more or longer trials, or a shorter `--stack-interval`, and py-spy "
+            "permitted (root or CAP_SYS_PTRACE, or ptrace_scope 0).",
         )
     return None
 
