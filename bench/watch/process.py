@@ -117,11 +117,13 @@ def group_members(pgid: int) -> list[int]:
     return out
 
 
-def stop_leftovers(pgid: int, seen: Iterable[int], since: float, grace: float = 2.0) -> list[int]:
+def stop_leftovers(pgid: int, seen: Iterable[int], since: float, grace: float = 2.0,
+                   spare: Iterable[int | None] = ()) -> list[int]:
     """Stop what the command left running: its group, descendants the probes saw that left the
     group, and orphans re-parented to bench (a subreaper); only processes started after the
     command, so a reused pid is not touched. SIGTERM, then SIGKILL after `grace`; waiting on
-    adopted orphans reaps them. Returns the pids that had to be stopped."""
+    adopted orphans reaps them; `spare`: bench's own helpers (its guardian). Returns the pids that
+    had to be stopped."""
     import psutil
 
     try:
@@ -129,10 +131,12 @@ def stop_leftovers(pgid: int, seen: Iterable[int], since: float, grace: float = 
     except psutil.Error:
         adopted = []
     procs: dict[int, psutil.Process] = {}
+    spared = set(spare)
     for pid in {*group_members(pgid), *seen, *adopted}:
         try:
             p = psutil.Process(pid)
-            if p.create_time() >= since - 1.0 and p.status() != psutil.STATUS_ZOMBIE and pid != os.getpid():
+            if (p.create_time() >= since - 1.0 and p.status() != psutil.STATUS_ZOMBIE
+                    and pid != os.getpid() and pid not in spared):
                 procs[pid] = p
         except psutil.Error:
             continue

@@ -171,7 +171,7 @@ def watch(
     guardian = Guardian()
     try:
         return _watch(argv, rd, meta, sink, env, timing, stream, duration, stacks, interval,
-                      stack_interval, price_per_hour, grace, report, cmd_stdout)
+                      stack_interval, price_per_hour, grace, report, cmd_stdout, guardian.pid)
     finally:
         guardian.close()
 
@@ -179,7 +179,7 @@ def watch(
 def _watch(argv: Sequence[str], rd: Any, meta: dict[str, Any], sink: Any, env: dict[str, str],
            timing: dict[str, float], stream: TextIO, duration: float | None, stacks: bool,
            interval: float, stack_interval: float, price_per_hour: float | None, grace: float,
-           report: bool, cmd_stdout: int | None) -> WatchResult:
+           report: bool, cmd_stdout: int | None, guardian_pid: int | None) -> WatchResult:
     from probes.session import ProbeSession
 
     if report:
@@ -212,7 +212,8 @@ def _watch(argv: Sequence[str], rd: Any, meta: dict[str, Any], sink: Any, env: d
                         cmd.tick()
                 seen = {int(p["pid"]) for s in live.samples if s.get("kind") == "tree"
                         for p in s.get("procs") or [] if p.get("pid")}
-                meta["leftovers_stopped"] = stop_leftovers(cmd.pgid, seen, cmd.started)
+                meta["leftovers_stopped"] = stop_leftovers(cmd.pgid, seen, cmd.started,
+                                                           spare=(guardian_pid,))
     return _finish(rd, meta, cmd, left_running, live, price_per_hour, report, timing, stream)
 
 

@@ -93,9 +93,10 @@ def test_threads_search_is_traced_and_named(tmp_path: Path) -> None:
     run = read_jsonl(w.out / "runs.jsonl")[-1]
     assert run["kind"] == "threads" and run["workers"] == 2 and run["trials_traced"]
     assert "THREADS_NOT_PROCESSES" in w.findings
-    stacks = [s for s in w.samples if s["kind"] == "stack" and s["pid"] == pid]
-    assert sum(s["counts"].get("waiting_gil", 0) for s in stacks) > 0  # py-spy saw threads queue
+    assert "HEALTHY" not in w.findings
     if "CONTENDED" not in w.findings:
+        stacks = [s for s in w.samples if s["kind"] == "stack" and s["pid"] == pid]
+        assert sum(s["counts"].get("waiting_gil", 0) for s in stacks) > 0  # py-spy saw threads queue
         assert "GIL_BOUND" in w.findings
     # else: other jobs held the cores, so the trial threads sat in the run queue more than on the
     # GIL's futex and the kernel's GIL-wait share can fall under its threshold; not named then.
