@@ -79,6 +79,8 @@ def ray_session(request: pytest.FixtureRequest) -> Iterator[None]:
         ray.shutdown()
 
 
+STRATEGIES = [pytest.param(n, marks=[pytest.mark.ray] if n == "ray" else [], id=n) for n in TARGET_MS]
+
 def _run(name: str, n_trials: int, out: Path, objective_ref: str = NOOP, **config: Any) -> float:
     ctx = make_context(name, n_trials, out, objective_ref, **config)
     started = time.perf_counter()
@@ -90,10 +92,7 @@ def _run(name: str, n_trials: int, out: Path, objective_ref: str = NOOP, **confi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=[pytest.mark.ray] if n == "ray" else [], id=n) for n in TARGET_MS],
-)
+@pytest.mark.parametrize("name", STRATEGIES)
 def test_dispatch_overhead_per_trial(
     name: str, benchmark: Any, tmp_path: Path, request: pytest.FixtureRequest,
 ) -> None:
@@ -140,10 +139,7 @@ def _marginal_ms(name: str, out: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=[pytest.mark.ray] if n == "ray" else [], id=n) for n in TARGET_MS],
-)
+@pytest.mark.parametrize("name", STRATEGIES)
 def test_define_by_run_extra_cost_per_trial(
     name: str, benchmark: Any, tmp_path: Path, request: pytest.FixtureRequest,
 ) -> None:
