@@ -1,45 +1,5 @@
-"""Stack sampler: `py-spy dump --json --nonblocking` of the root and its Python workers, with each
-Python thread classified into a state that says whether the GIL is what holds it back.
-
-What py-spy 0.4.3 gives per thread (JSON): `thread_id` (pthread id), `os_thread_id` (the kernel tid,
-the `tid` of tree samples), `thread_name`, `active` (on Linux: the kernel reports the thread
-runnable, state R, i.e. on a CPU or waiting for one), `owns_gil` (the thread the interpreter records
-as the current GIL holder) and `frames`, innermost first, Python frames only: a C call such as
-`time.sleep` or `SimpleQueue.get` does not appear; its Python caller is the top frame, at the line
-that makes the call.
-
-Classification, first rule that matches:
-
-1. no Python frames                                                      -> "idle"
-2. `owns_gil`                                                            -> "gil"
-3. the top frame is a blocking primitive (function named wait, sleep, select, poll, acquire,
-   get, recv*, accept, join, read*, waitpid, …) or its current source line calls one
-   (`time.sleep(`, `lock.acquire(`, `q.get()`, `sock.recv(`, `os.read(`, …)           -> "idle"
-4. the kernel's view of the thread over a window right after the dump (probes.gil) says it spent at
-   least WAITING_GIL_MIN_SHARE of it waiting for the GIL                            -> "waiting_gil"
-5. `active` (running without the GIL: inside a native kernel, e.g. a torch op)   -> "native"
-6. the kernel's view exists (and said no to 4): blocked in native code, not the GIL -> "native"
-7. not active, ordinary Python code, and the only working Python thread of the process (the
-   others, if any, sit in blocking calls): nobody holds the GIL for long, so it is blocked
-   inside native code that released it                                            -> "native"
-8. not active, ordinary Python code, other working Python threads exist           -> "waiting_gil"
-
-Rule 4 is what makes a busy GIL visible: py-spy's `active` is true for most GIL waiters (a
-hand-off wakes the waiter, runnable, many thousand times a second), so without the kernel's
-figures a GIL-bound torch loop reads as "native". Rules 7 and 8 are the fallback where those
-figures cannot be read (not Linux, no permission). The kernel's view is taken only for processes
-with two or more working threads: a lone worker cannot wait for its own GIL.
-
-Source lines are read through /proc/<pid>/root (and /proc/<pid>/cwd for relative paths), so they
-are the target's files even when it runs in another container.
-
-Limits: one dump is an instant, and with --nonblocking (the target is not paused) `owns_gil` and
-`active` may disagree with the frames by a few microseconds; states are meant to be counted over
-many samples. A thread blocked in an unrecognised C call (a database driver, a custom extension)
-while other threads run counts as "waiting_gil". Where source lines cannot be read only the
-function names are used.
-Threads that never ran Python code (OpenMP / MKL pools, Ray's C++ threads) are not seen here;
-the tree sampler counts them.
+"""Stack sampler: `py-spy dump` (probes.pyspy) of the root and its Python workers every interval,
+each Python thread classified by probes.threadstate (which also documents the rules).
 
 Samples: `{"kind": "stack", "t", "pid", "threads": [{"tid", "name", "state", "active", "owns_gil",
 "frames": ["func (file:line)", … up to 5], "wait": {…} where measured (see
@@ -53,309 +13,26 @@ NOTE_AFTER_FAILURES dumps of a live process gets one "info" note.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import shutil
 import subprocess
-import sys
-import sysconfig
 import threading
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psutil
 
+from probes import pyspy
 from probes._sampler import Sampler
-from probes.gil import ThreadWait, measure, runtime_range
+from probes.gil import measure, runtime_range
+from probes.pyspy import PTRACE_HELP, PySpyError, alive, dump
+from probes.threadstate import is_working, source_reader, stack_sample, thread_id
 from probes.tree import descendants, looks_python, scan_processes
 
 Sink = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
 
-STATES = ("gil", "native", "waiting_gil", "idle")
 NOTE_AFTER_FAILURES = 3
-# Share of a window after the dump a working thread spent waiting for the GIL (probes.gil) that
-# makes it "waiting_gil": a fifth is far above the microseconds a thread alone on its GIL waits,
-# and below the third to a half that two threads sharing one GIL each wait.
-WAITING_GIL_MIN_SHARE = 0.2
-TOP_FRAMES = 5
-PTRACE_HELP = (
-    "py-spy needs ptrace permission to read another process's memory: run as root, or allow it "
-    "with `sudo sysctl kernel.yama.ptrace_scope=0` (/proc/sys/kernel/yama/ptrace_scope = 0), or "
-    "give the container SYS_PTRACE (docker run --cap-add SYS_PTRACE)"
-)
-MISSING_HELP = (
-    "py-spy was not found: install it (`pip install py-spy`) in the environment that runs the "
-    "probes, or run with stacks off (--no-stacks)"
-)
-
-# Functions (last part of the qualified name) that block: the thread waits, it is not working.
-IDLE_FUNCTIONS = frozenset({
-    "wait", "wait_for", "_wait_for_tstate_lock", "sleep", "select", "poll", "epoll", "kqueue",
-    "acquire", "get", "recv", "recv_into", "recvfrom", "recv_bytes", "_recv_bytes", "_recv",
-    "accept", "join", "read", "readline", "readinto", "_readinto", "waitpid", "_try_wait",
-    "communicate", "_communicate", "input", "getch", "serve_forever", "_worker_wait",
-})
-# A call in the top frame's current line that blocks in C (not visible as a frame of its own).
-_BLOCKING_LINE = re.compile(
-    r"\b(sleep|select|poll|acquire|recv\w*|accept|waitpid|wait3|wait4|readline|readinto"
-    r"|sigwait\w*|pause|input)\s*\("
-    r"|\.(wait|read)\s*\("
-    r"|\.get\(\s*(\)|block|timeout|True|False)"
-    r"|\biter\(\s*[\w.]+\.(get|recv\w*|read\w*)\s*,"  # for x in iter(queue.get, None)
-)
-_PERMISSION_MARKERS = (
-    "permission denied", "operation not permitted", "eperm", "os error 1)", "os error 13",
-    "ptrace", "elevated permissions",
-)
-_GONE_MARKERS = (
-    "no such file or directory", "no such process", "os error 3)",
-    "check that the process is running",
-    "failed to open process", "process exited",
-)
-_NOT_PYTHON_MARKERS = (
-    "failed to find python version", "couldn't find python binary",
-    "failed to find a python interpreter",
-    "failed to find python interpreter",
-)
-
-
-class PySpyError(Exception):
-    """py-spy could not dump a process; `kind` is missing, permission, gone, not_python, timeout
-    or other."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def find_py_spy() -> str | None:
-    """The py-spy executable: next to this interpreter first (a pyenv shim costs ~0.1 s a call)."""
-    for d in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        exe = d / "py-spy"
-        if exe.is_file() and os.access(exe, os.X_OK):
-            return str(exe)
-    return shutil.which("py-spy")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
-def classify_error(stderr: str) -> str:
-    """permission / gone / not_python / other, from py-spy's error text."""
-    low = stderr.lower()
-    if any(m in low for m in _PERMISSION_MARKERS):
-        return "permission"
-    if any(m in low for m in _NOT_PYTHON_MARKERS):
-        return "not_python"
-    if any(m in low for m in _GONE_MARKERS):
-        return "gone"
-    return "other"
-
-
-def _first_error_line(stderr: str) -> str:
-    for line in stderr.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("Stack backtrace", "Caused by")):
-            return line.removeprefix("Error: ")
-    return "py-spy failed without a message"
-
-
-def dump(
-    pid: int,
-    py_spy: str | None = None,
-    timeout: float = 5.0,
-    on_start: Callable[[subprocess.Popen[bytes] | None], None] | None = None,
-) -> list[dict[str, Any]]:
-    """py-spy's JSON stack dump of one process (one dict per Python thread); raises PySpyError."""
-    exe = py_spy or find_py_spy()
-    if exe is None:
-        raise PySpyError("missing", MISSING_HELP)
-    env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
-    try:
-        proc = subprocess.Popen(
-            [exe, "dump", "--json", "--nonblocking", "--pid", str(pid)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
-        )
-    except FileNotFoundError:
-        raise PySpyError("missing", MISSING_HELP) from None
-    except PermissionError as exc:
-        raise PySpyError("permission", f"cannot run {exe}: {exc}") from None
-    if on_start is not None:
-        on_start(proc)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise PySpyError("timeout", f"py-spy dump of pid {pid} took over {timeout:g} s") from None
-    finally:
-        if on_start is not None:
-            on_start(None)
-    stderr = err.decode(errors="replace")
-    if proc.returncode != 0:
-        # A target that is gone explains any error (and must never switch stacks off)
-        gone = proc.returncode < 0 or not _alive(pid)  # < 0: killed by stop()
-        raise PySpyError("gone" if gone else classify_error(stderr), _first_error_line(stderr))
-    try:
-        traces = json.loads(out)
-    except json.JSONDecodeError:
-        kind = "gone" if not _alive(pid) else "other"
-        raise PySpyError(kind, f"py-spy printed no JSON for pid {pid}") from None
-    if not isinstance(traces, list):
-        raise PySpyError("other", f"unexpected py-spy output for pid {pid}")
-    return traces
-
-
-def _top_line(frame: dict[str, Any]) -> str:
-    return _source_line(frame, "")
-
-
-class _SourceCache:
-    """Source lines by file identity (device, inode, mtime), so the same file seen through many
-    workers' /proc/<pid>/root is read and kept once; bounded, oldest files dropped first."""
-
-    MAX_FILES = 256
-    MAX_BYTES = 4 * 2**20
-
-    def __init__(self) -> None:
-        self._files: dict[tuple[int, int, int], list[str]] = {}
-        self._lock = threading.Lock()
-
-    def line(self, path: str, lineno: int) -> str:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return ""
-        key = (st.st_dev, st.st_ino, st.st_mtime_ns)
-        with self._lock:
-            lines = self._files.get(key)
-        if lines is None:
-            if st.st_size > self.MAX_BYTES:
-                return ""
-            try:
-                with open(path, "rb") as fh:
-                    lines = fh.read().decode("utf-8", errors="replace").splitlines()
-            except OSError:
-                return ""
-            with self._lock:
-                if len(self._files) >= self.MAX_FILES:
-                    self._files.pop(next(iter(self._files)))
-                self._files[key] = lines
-        return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
-
-
-_SOURCES = _SourceCache()
-
-
-def _source_line(frame: dict[str, Any], root: str, cwd: str = "") -> str:
-    filename, line = frame.get("filename"), frame.get("line")
-    if not filename or not isinstance(line, int) or line <= 0 or filename.startswith("<"):
-        return ""
-    path = root + filename if os.path.isabs(filename) else os.path.join(cwd, filename)
-    return _SOURCES.line(path, line)
-
-
-def source_reader(pid: int) -> Callable[[dict[str, Any]], str]:
-    """Reads a frame's source line as the target sees its files: through /proc/<pid>/root and
-    /proc/<pid>/cwd on Linux (right inside containers and for relative paths), else directly."""
-    root, cwd = f"/proc/{pid}/root", f"/proc/{pid}/cwd"
-    if not os.path.isdir(root):
-        root, cwd = "", ""
-
-    def read(frame: dict[str, Any]) -> str:
-        return _source_line(frame, root, cwd)
-
-    return read
-
-
-def is_blocking_frame(
-    frame: dict[str, Any], source_line: Callable[[dict[str, Any]], str] = _top_line
-) -> bool:
-    """True when a (top) frame is a wait: a blocking function, or a line that calls one in C."""
-    name = str(frame.get("name") or "").rsplit(".", 1)[-1]
-    if name in IDLE_FUNCTIONS:
-        return True
-    line = source_line(frame)
-    return bool(line) and _BLOCKING_LINE.search(line) is not None
-
-
-def classify_thread(
-    thread: dict[str, Any],
-    *,
-    single_thread: bool = False,
-    source_line: Callable[[dict[str, Any]], str] = _top_line,
-    wait: ThreadWait | None = None,
-) -> str:
-    """State of one py-spy thread record: "gil", "native", "waiting_gil" or "idle" (rules above);
-    `wait` is the kernel's view of the thread right after the dump, where it was measured."""
-    if not is_working(thread, source_line):
-        return "idle"
-    if thread.get("owns_gil"):
-        return "gil"
-    if wait is not None and wait.gil_wait >= WAITING_GIL_MIN_SHARE:
-        return "waiting_gil"
-    if thread.get("active") or wait is not None:
-        return "native"
-    return "native" if single_thread else "waiting_gil"
-
-
-def is_working(
-    thread: dict[str, Any], source_line: Callable[[dict[str, Any]], str] = _top_line
-) -> bool:
-    """A thread with Python frames that is not sitting in a blocking call (rules 1 and 3)."""
-    frames = thread.get("frames") or []
-    if not frames:
-        return False
-    return bool(thread.get("owns_gil")) or not is_blocking_frame(frames[0], source_line)
-
-
-def thread_id(thread: dict[str, Any]) -> int:
-    """The kernel tid of a py-spy thread record (py-spy's pthread id where it has none)."""
-    return int(thread.get("os_thread_id") or thread.get("thread_id") or 0)
-
-
-def format_frame(frame: dict[str, Any]) -> str:
-    filename = frame.get("short_filename") or os.path.basename(str(frame.get("filename") or "?"))
-    return f"{frame.get('name', '?')} ({filename}:{frame.get('line', '?')})"
-
-
-def stack_sample(
-    pid: int,
-    traces: Sequence[dict[str, Any]],
-    t: float,
-    source_line: Callable[[dict[str, Any]], str] = _top_line,
-    waits: dict[int, ThreadWait] | None = None,
-) -> dict[str, Any]:
-    """A "stack" sample from one py-spy dump (and the kernel's view of its threads, if taken)."""
-    # Fewer than two working threads: nobody holds the GIL for long enough to be waited on.
-    single = sum(is_working(tr, source_line) for tr in traces) < 2
-    counts = dict.fromkeys(STATES, 0)
-    threads = []
-    for tr in traces:
-        wait = (waits or {}).get(thread_id(tr))
-        state = classify_thread(tr, single_thread=single, source_line=source_line, wait=wait)
-        counts[state] += 1
-        record: dict[str, Any] = {
-            "tid": tr.get("os_thread_id") or tr.get("thread_id"),
-            "name": tr.get("thread_name") or "",
-            "state": state,
-            "active": bool(tr.get("active")),
-            "owns_gil": bool(tr.get("owns_gil")),
-            "frames": [format_frame(f) for f in (tr.get("frames") or [])[:TOP_FRAMES]],
-        }
-        if wait is not None:
-            record["wait"] = wait.as_record()
-        threads.append(record)
-    return {"kind": "stack", "t": t, "pid": pid, "threads": threads, "counts": counts}
 
 
 def python_pids(root_pid: int) -> list[int]:
@@ -415,7 +92,7 @@ class StackSampler(Sampler):
     # life cycle (probes._sampler) -------------------------------------------------------
     def _before_start(self) -> None:
         if self.py_spy is None:
-            self.py_spy = find_py_spy()
+            self.py_spy = pyspy.find_py_spy()
 
     def _on_request_stop(self) -> None:
         """Kill an in-flight py-spy, so stop() returns at once."""
@@ -497,7 +174,7 @@ class StackSampler(Sampler):
             # A process starting up or shutting down fails a dump now and then ("Failed to get
             # stack traces"); only a failure that persists while it lives is worth a note.
             n = self._failures[pid] = self._failures.get(pid, 0) + 1
-            if n >= NOTE_AFTER_FAILURES and _alive(pid) and (pid, exc.kind) not in self._noted:
+            if n >= NOTE_AFTER_FAILURES and alive(pid) and (pid, exc.kind) not in self._noted:
                 self._noted.add((pid, exc.kind))
                 self.errors += 1
                 self._note(f"py-spy could not read pid {pid} ({n} tries): {exc}", level="info")

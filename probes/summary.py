@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from probes.stacks import STATES
+from probes.threadstate import STATES
 
 BUSIEST_FRAMES = 5
 

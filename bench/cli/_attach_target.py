@@ -15,7 +15,7 @@ def check_target(pid: int, stacks: bool) -> list[str]:
     """Raise ProbeError when the probes cannot watch `pid`; return warnings worth printing."""
     import psutil
 
-    from probes.stacks import PTRACE_HELP, PySpyError, dump
+    from probes.pyspy import PTRACE_HELP, PySpyError, dump
 
     if pid <= 0:
         raise ProbeError(f"--pid must be a positive process id, got {pid}")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import probes.stacks
+import probes.pyspy
 from bench.cli import attach as attach_cmd
 from bench.cli._attach_target import is_kernel_thread
 from bench.errors import ConfigError, ProbeError
 from bench.records.rundir import SCHEMA_VERSION
-from probes.stacks import find_py_spy
+from probes.pyspy import find_py_spy
 from tests.scripts.targets import target
 
 needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
@@ -73,7 +73,7 @@ def test_attach_to_an_optuna_thread_search(
 def test_attach_without_stacks_needs_no_py_spy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(probes.stacks, "find_py_spy", lambda: None)
+    monkeypatch.setattr(probes.pyspy, "find_py_spy", lambda: None)
     with target("sleeping_children.py", "2", "20") as proc:
         code = attach_cmd.run(parse(
             "--pid", str(proc.pid), "--duration", "1", "--interval", "0.25", "--no-stacks",
@@ -123,7 +123,7 @@ def test_ptrace_refusal_is_a_probe_error_that_says_what_to_do(
         "exit 1\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setattr(probes.stacks, "find_py_spy", lambda: str(fake))
+    monkeypatch.setattr(probes.pyspy, "find_py_spy", lambda: str(fake))
     with pytest.raises(ProbeError) as info:
         attach_cmd.run(
             parse("--pid", str(os.getpid()), "--duration", "1", "--out", str(tmp_path / "o"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.stacks import find_py_spy
+from probes.pyspy import find_py_spy
 from tests.fixtures.live_cases import CASES, LiveCase
 from tests.scripts.cgroups import NoCgroup
 from tests.support.live import run_case

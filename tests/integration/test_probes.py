@@ -11,8 +11,9 @@ from typing import Any
 import psutil
 import pytest
 
+from probes.pyspy import find_py_spy
 from probes.session import ProbeSession
-from probes.stacks import StackSampler, find_py_spy
+from probes.stacks import StackSampler
 from probes.tree import BUSY_THREAD_MIN_PCT, ProcEntry, ProcessTreeSampler
 from tests.scripts.targets import target
 

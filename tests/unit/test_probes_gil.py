@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from probes.gil import ThreadWait, blocked_on, runtime_range, schedstat
-from probes.stacks import WAITING_GIL_MIN_SHARE, classify_thread, stack_sample
+from probes.threadstate import WAITING_GIL_MIN_SHARE, classify_thread, stack_sample
 
 GIL = (0x7F0000001000, 0x7F0000029000)
 FUTEX = 202

@@ -17,18 +17,9 @@ from typing import Any
 
 import pytest
 
-from probes.stacks import (
-    NOTE_AFTER_FAILURES,
-    PTRACE_HELP,
-    PySpyError,
-    StackSampler,
-    classify_error,
-    classify_thread,
-    dump,
-    is_blocking_frame,
-    source_reader,
-    stack_sample,
-)
+from probes.pyspy import PTRACE_HELP, PySpyError, classify_error, dump
+from probes.stacks import NOTE_AFTER_FAILURES, StackSampler
+from probes.threadstate import classify_thread, is_blocking_frame, source_reader, stack_sample
 
 STDLIB = "/usr/lib/python3.11"
 # py-spy 0.4.3's message when ptrace is refused
