@@ -87,6 +87,14 @@ def _first_error_line(stderr: str) -> str:
             return line.removeprefix("Error: ")
     return "py-spy failed without a message"
 
+# A dump's py-spy gets the parent-death signal (util-linux's setpriv sets it, then execs py-spy;
+# no preexec_fn, which is unsafe in a threaded process): if whoever started it is killed -9, it
+# does not outlive it. Linux sends it when the starting *thread* ends; `dump` waits for py-spy
+# in that thread. Without setpriv the dump is still bounded by py-spy itself.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+_DIE_WITH_CALLER: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+
 def dump(
     pid: int,
     py_spy: str | None = None,
@@ -97,10 +105,15 @@ def dump(
     exe = py_spy or find_py_spy()
     if exe is None:
         raise PySpyError("missing", MISSING_HELP)
+    found = shutil.which(exe)
+    if found is None:  # not there, or not executable: Popen's own errors, before any wrapper
+        if os.path.exists(exe):
+            raise PySpyError("permission", f"cannot run {exe}: not executable")
+        raise PySpyError("missing", MISSING_HELP)
     env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
     try:
         proc = subprocess.Popen(
-            [exe, "dump", "--json", "--nonblocking", "--pid", str(pid)],
+            [*_DIE_WITH_CALLER, found, "dump", "--json", "--nonblocking", "--pid", str(pid)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
         )
     except FileNotFoundError:

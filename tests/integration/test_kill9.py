@@ -96,3 +96,34 @@ def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path,
     )
     assert report.returncode == 0, report.stderr
     assert (out / "r" / "report.md").is_file()
+
+
+def test_a_py_spy_dump_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """py-spy is not ours to change, and a `kill -9` of the prober lets nothing time the dump out:
+    a py-spy that never returns (a stand-in that sleeps) must die with the process that ran it."""
+    pidfile = tmp_path / "py-spy.pid"
+    fake = tmp_path / "py-spy"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 600\n")
+    fake.chmod(0o755)
+    prober = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from probes.pyspy import dump; "
+         f"dump(1, py_spy={str(fake)!r}, timeout=600)"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        deadline = time.time() + 60
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
+            assert prober.poll() is None, "the prober ended before py-spy started"
+            time.sleep(0.05)
+        spy = psutil.Process(int(pidfile.read_text()))
+        prober.kill()
+        prober.wait()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            spy.wait(timeout=DEAD_WITHIN_S)  # re-parented to init, which reaps it
+        assert not running(spy), f"py-spy {spy.pid} outlived its prober"
+    finally:
+        if prober.poll() is None:
+            prober.kill()
+            prober.wait()
+        with contextlib.suppress(psutil.Error, ValueError, OSError):
+            psutil.Process(int(pidfile.read_text())).kill()
