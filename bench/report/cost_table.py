@@ -1,6 +1,7 @@
-"""The projected half of the report's cost section: one row per run, a *projected with* column
-naming the model each row used, every projected figure with its band, and the catalog entries
-(date, region, kind, source; unverified and stale prices flagged) under the table."""
+"""The report's cost section. Measured on this machine: throughput, core-seconds, efficiency, wall
+and cost per quote of trials. Projected: one row per run, a *projected with* column naming the
+model each row used, every projected figure with its band, and the catalog entries (date, region,
+kind, source; unverified and stale prices flagged) under the table."""
 
 from __future__ import annotations
 
@@ -80,3 +81,68 @@ def projected_section(p: ReportParts) -> list[str]:
 def _today(p: ReportParts) -> dt.date:
     """The date prices are aged against: today, since the catalog is today's, not the run's."""
     return dt.datetime.now(dt.UTC).date()
+
+
+def _throughput(per_s: float | None, evals_per_trial: int | None) -> str:
+    if per_s is None:
+        return c.NA
+    text = f"{per_s * 60:.1f} trials/min"
+    if evals_per_trial:
+        text += f" · {per_s * evals_per_trial:,.0f} evals/s"
+    return text
+
+
+def cost_section(p: ReportParts) -> str:
+    price = p.price_per_hour
+    q = TRIALS_PER_QUOTE
+    here = (
+        f"$ / {q} trials here at ${price:g}/h (measured)"
+        if price
+        else f"$ / {q} trials here (measured)"
+    )
+    evals = p.diagnosis.recorded.evaluations_per_trial
+    measured_rows = [
+        [
+            f"`{m.label}`",
+            m.kind,
+            _throughput(m.throughput, evals),
+            c.num(m.core_s_per_trial, 2),
+            c.pct(m.efficiency),
+            c.seconds(m.wall_per_quote_s),
+            c.usd(m.usd_per_quote),
+        ]
+        for m in p.measured
+    ]
+    out = [
+        "## Cost",
+        "",
+        "### Measured on this machine",
+        "",
+        c.table(
+            (
+                "run",
+                "runs trials as",
+                "useful throughput (measured)",
+                "CPU core-s / trial (measured)",
+                "useful efficiency (measured)",
+                f"wall / {q} trials here (measured)",
+                here,
+            ),
+            measured_rows,
+            right=(2, 3, 4, 5, 6),
+        ),
+        "",
+        "Useful throughput: completed (or pruned) trials"
+        + (" (and the GA fitness evaluations they hold)" if evals else "")
+        + " per unit of time over the trials. CPU core-seconds per trial: the process-tree samples' CPU over "
+        f"the trials divided by completed trials. Wall per {q} trials: the run's start-up + {q} / "
+        "(completed trials per second over the trials). "
+        + (
+            f"Cost at ${price:g} per hour for this machine."
+            if price
+            else "No price for this machine: pass `--price-per-hour X`."
+        ),
+    ]
+    if p.catalog.vms and p.projected:
+        out += ["", *projected_section(p)]
+    return "\n".join(out)

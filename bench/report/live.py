@@ -136,7 +136,8 @@ def parts(d: Diagnosis, report_dir: Path) -> ReportParts:
 
 def render(p: ReportParts) -> str:
     """The markdown of a live results directory (compare's sections where they apply)."""
-    from bench.report.markdown import findings_section, footer, notes_section, plots_section
+    from bench.report.header import footer
+    from bench.report.markdown import findings_section, notes_section, plots_section
 
     d = p.diagnosis
     sections = [
