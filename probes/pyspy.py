@@ -13,9 +13,30 @@ import sys
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 import psutil
+
+
+class Frame(TypedDict, total=False):
+    """One Python frame of a py-spy 0.4 JSON dump (innermost first)."""
+
+    name: str
+    filename: str
+    short_filename: str
+    module: str | None
+    line: int
+
+
+class Thread(TypedDict, total=False):
+    """One Python thread of a py-spy 0.4 JSON dump; readers use `.get`, older py-spy lacks some."""
+
+    thread_id: int
+    os_thread_id: int | None
+    thread_name: str | None
+    active: bool
+    owns_gil: bool
+    frames: list[Frame]
 
 PTRACE_HELP = (
     "py-spy needs ptrace permission to read another process's memory: run as root, or allow it "
@@ -100,7 +121,7 @@ def dump(
     py_spy: str | None = None,
     timeout: float = 5.0,
     on_start: Callable[[subprocess.Popen[bytes] | None], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Thread]:
     """py-spy's JSON stack dump of one process (one dict per Python thread); raises PySpyError."""
     exe = py_spy or find_py_spy()
     if exe is None:
@@ -141,6 +162,6 @@ def dump(
     except json.JSONDecodeError:
         kind = "gone" if not alive(pid) else "other"
         raise PySpyError(kind, f"py-spy printed no JSON for pid {pid}") from None
-    if not isinstance(traces, list):
+    if not isinstance(traces, list) or not all(isinstance(t, dict) for t in traces):
         raise PySpyError("other", f"unexpected py-spy output for pid {pid}")
-    return traces
+    return cast(list[Thread], traces)

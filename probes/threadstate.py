@@ -52,6 +52,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from probes.gil import ThreadWait
+from probes.pyspy import Frame, Thread
 
 STATES = ("gil", "native", "waiting_gil", "idle")
 # Share of a window after the dump a working thread spent waiting for the GIL (probes.gil) that
@@ -77,7 +78,7 @@ _BLOCKING_LINE = re.compile(
 )
 
 
-def _top_line(frame: dict[str, Any]) -> str:
+def _top_line(frame: Frame) -> str:
     return _source_line(frame, "")
 
 
@@ -118,7 +119,7 @@ class _SourceCache:
 _SOURCES = _SourceCache()
 
 
-def _source_line(frame: dict[str, Any], root: str, cwd: str = "") -> str:
+def _source_line(frame: Frame, root: str, cwd: str = "") -> str:
     filename, line = frame.get("filename"), frame.get("line")
     if not filename or not isinstance(line, int) or line <= 0 or filename.startswith("<"):
         return ""
@@ -126,21 +127,21 @@ def _source_line(frame: dict[str, Any], root: str, cwd: str = "") -> str:
     return _SOURCES.line(path, line)
 
 
-def source_reader(pid: int) -> Callable[[dict[str, Any]], str]:
+def source_reader(pid: int) -> Callable[[Frame], str]:
     """Reads a frame's source line as the target sees its files: through /proc/<pid>/root and
     /proc/<pid>/cwd on Linux (right inside containers and for relative paths), else directly."""
     root, cwd = f"/proc/{pid}/root", f"/proc/{pid}/cwd"
     if not os.path.isdir(root):
         root, cwd = "", ""
 
-    def read(frame: dict[str, Any]) -> str:
+    def read(frame: Frame) -> str:
         return _source_line(frame, root, cwd)
 
     return read
 
 
 def is_blocking_frame(
-    frame: dict[str, Any], source_line: Callable[[dict[str, Any]], str] = _top_line
+    frame: Frame, source_line: Callable[[Frame], str] = _top_line
 ) -> bool:
     """True when a (top) frame is a wait: a blocking function, or a line that calls one in C."""
     name = str(frame.get("name") or "").rsplit(".", 1)[-1]
@@ -151,10 +152,10 @@ def is_blocking_frame(
 
 
 def classify_thread(
-    thread: dict[str, Any],
+    thread: Thread,
     *,
     single_thread: bool = False,
-    source_line: Callable[[dict[str, Any]], str] = _top_line,
+    source_line: Callable[[Frame], str] = _top_line,
     wait: ThreadWait | None = None,
 ) -> str:
     """State of one py-spy thread record: "gil", "native", "waiting_gil" or "idle" (rules above);
@@ -171,7 +172,7 @@ def classify_thread(
 
 
 def is_working(
-    thread: dict[str, Any], source_line: Callable[[dict[str, Any]], str] = _top_line
+    thread: Thread, source_line: Callable[[Frame], str] = _top_line
 ) -> bool:
     """A thread with Python frames that is not sitting in a blocking call (rules 1 and 3)."""
     frames = thread.get("frames") or []
@@ -180,21 +181,21 @@ def is_working(
     return bool(thread.get("owns_gil")) or not is_blocking_frame(frames[0], source_line)
 
 
-def thread_id(thread: dict[str, Any]) -> int:
+def thread_id(thread: Thread) -> int:
     """The kernel tid of a py-spy thread record (py-spy's pthread id where it has none)."""
     return int(thread.get("os_thread_id") or thread.get("thread_id") or 0)
 
 
-def format_frame(frame: dict[str, Any]) -> str:
+def format_frame(frame: Frame) -> str:
     filename = frame.get("short_filename") or os.path.basename(str(frame.get("filename") or "?"))
     return f"{frame.get('name', '?')} ({filename}:{frame.get('line', '?')})"
 
 
 def stack_sample(
     pid: int,
-    traces: Sequence[dict[str, Any]],
+    traces: Sequence[Thread],
     t: float,
-    source_line: Callable[[dict[str, Any]], str] = _top_line,
+    source_line: Callable[[Frame], str] = _top_line,
     waits: dict[int, ThreadWait] | None = None,
 ) -> dict[str, Any]:
     """A "stack" sample from one py-spy dump (and the kernel's view of its threads, if taken)."""

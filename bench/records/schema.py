@@ -10,6 +10,10 @@ Validation is pydantic in strict mode (no "5" -> 5, no true -> 1) on TypedDicts,
 stay plain dicts at runtime and mypy checks the keys readers use. The few fields marked Required
 are ones every writer always writes and readers index directly (a trial's start and end, a
 sample's time).
+
+Over 300 lines and kept whole: it is one concept, the shapes of one results directory, most of
+it field lists; split, the record types would import one another (a sample holds processes that
+hold threads, run.json holds runs and a machine) and the loaders would lose their one table.
 """
 
 from __future__ import annotations
