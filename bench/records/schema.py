@@ -186,6 +186,8 @@ class TreeSample(TypedDict, total=False):
     hostname: str | None
     ray_cpus: float | None
     probe_pid: int | None
+    workers: list[int]  # a node sample's Ray worker processes (probes.ray_nodes)
+    nodes: int  # a cluster's merged sample: the nodes it sums (analysis.diagnose.cluster)
     # The root's own limits: processes left out of `procs` (idle, unchanged), CPU steal, its
     # cgroup's CPU quota in cores and that cgroup's throttling since the previous sample.
     idle_procs: int

@@ -28,8 +28,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
+from bench.records.schema import ProcRow, Sample, TreeSample
 from probes.ray_nodes import NODE_KIND
 
 # Sampling interval assumed when no node sample says (the probes' default).
@@ -57,8 +58,8 @@ class ClusterView:
 
     nodes: int
     capacity: float  # Ray CPUs summed over the nodes
-    samples: list[dict[str, Any]]  # virtual tree samples, oldest first
-    buckets: dict[float, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
+    samples: list[TreeSample]  # virtual tree samples, oldest first
+    buckets: dict[float, dict[str, TreeSample]] = field(default_factory=dict)
 
     @property
     def usable_cores(self) -> int:
@@ -71,7 +72,7 @@ class ClusterView:
         nodes: dict[str, set[str]] = {}
         cores: dict[str, int] = {}
         for t in times:
-            by_host: dict[str, list[Mapping[str, Any]]] = {}
+            by_host: dict[str, list[TreeSample]] = {}
             for node, s in self.buckets.get(t, {}).items():
                 host = host_of(s)
                 by_host.setdefault(host, []).append(s)
@@ -96,16 +97,16 @@ class ClusterView:
         )
 
 
-def host_of(sample: Mapping[str, Any]) -> str:
+def host_of(sample: TreeSample) -> str:
     return str(sample.get("hostname") or sample.get("node_ip") or sample.get("node_id") or "?")
 
 
-def _probe_left_out(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _probe_left_out(sample: TreeSample) -> list[ProcRow]:
     probe = sample.get("probe_pid")
     return [p for p in sample.get("procs") or [] if p.get("pid") != probe]
 
 
-def _ray_cores(sample: Mapping[str, Any]) -> float:
+def _ray_cores(sample: TreeSample) -> float:
     """Cores the node's Ray processes used (raylet, agents, workers; not the probe)."""
     cores = sum(float(p.get("cpu_pct") or 0.0) for p in _probe_left_out(sample)) / 100.0
     interval = float(sample.get("interval") or 0.0)
@@ -114,32 +115,35 @@ def _ray_cores(sample: Mapping[str, Any]) -> float:
     return cores
 
 
-def worker_procs(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+def worker_procs(sample: TreeSample) -> list[ProcRow]:
     """The Ray worker processes of one node sample, its probe left out."""
     workers = set(sample.get("workers") or []) - {sample.get("probe_pid")}
     return [p for p in _probe_left_out(sample) if p.get("pid") in workers]
 
 
-def node_samples(samples: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+def node_samples(samples: Iterable[Sample]) -> dict[str, list[TreeSample]]:
     """Node samples by node id, oldest first."""
-    out: dict[str, list[Mapping[str, Any]]] = {}
+    out: dict[str, list[TreeSample]] = {}
     for s in samples:
-        if s.get("kind") == NODE_KIND and s.get("node_id") and s.get("t") is not None:
-            out.setdefault(str(s["node_id"]), []).append(s)
+        if s.get("kind") != NODE_KIND:
+            continue
+        node = cast(TreeSample, s)  # records.schema checked a "node" sample as a tree sample
+        if node.get("node_id") and node.get("t") is not None:
+            out.setdefault(str(node["node_id"]), []).append(node)
     for rows in out.values():
         rows.sort(key=lambda s: float(s["t"]))
     return out
 
 
-def _step(by_node: Mapping[str, list[Mapping[str, Any]]]) -> float:
+def _step(by_node: Mapping[str, list[TreeSample]]) -> float:
     intervals = [float(s.get("interval") or 0) for rows in by_node.values() for s in rows]
     intervals = [i for i in intervals if i > 0]
     return statistics.median(intervals) if intervals else DEFAULT_STEP_S
 
 
-def _virtual(t: float, step: float, group: Mapping[str, Mapping[str, Any]], cores: int) -> dict[str, Any]:
+def _virtual(t: float, step: float, group: Mapping[str, TreeSample], cores: int) -> TreeSample:
     """One tree sample (probes.tree schema, no `per_core`) of the bucket's nodes' workers."""
-    procs = [
+    procs: list[ProcRow] = [
         {**p, "is_root": False, "node": node}
         for node, s in sorted(group.items())
         for p in worker_procs(s)
@@ -162,7 +166,7 @@ def _virtual(t: float, step: float, group: Mapping[str, Mapping[str, Any]], core
     }
 
 
-def merge(samples: Sequence[Mapping[str, Any]]) -> ClusterView | None:
+def merge(samples: Sequence[Sample]) -> ClusterView | None:
     """The run's node samples as one tree, or None when fewer than two nodes sent samples (one
     node, or a local run: the driver's own tree samples already describe it)."""
     by_node = node_samples(samples)
@@ -170,13 +174,13 @@ def merge(samples: Sequence[Mapping[str, Any]]) -> ClusterView | None:
         return None
     step = _step(by_node)
     t0 = min(rows[0]["t"] for rows in by_node.values())
-    buckets: dict[int, dict[str, Mapping[str, Any]]] = {}
+    buckets: dict[int, dict[str, TreeSample]] = {}
     capacity = 0.0
     for node, rows in by_node.items():
         last = rows[-1]
         ray_cpus = last.get("ray_cpus")
         capacity += float(ray_cpus if ray_cpus is not None else last.get("usable_cores") or 0)
-        slots: dict[int, Mapping[str, Any]] = {}
+        slots: dict[int, TreeSample] = {}
         for s in rows:
             slots[round((float(s["t"]) - t0) / step)] = s  # oldest first: the later one wins
         held = slots[min(slots)]

@@ -160,7 +160,7 @@ def run_tree(samples: Sequence[Sample]) -> tuple[list[TreeSample], ClusterView |
     run's own tree samples."""
     cluster = merge(samples)
     if cluster is not None:
-        return cast(list[TreeSample], cluster.samples), cluster
+        return cluster.samples, cluster
     tree = [cast(TreeSample, s) for s in samples if s.get("kind") == "tree"]
     tree.sort(key=lambda s: float(s.get("t") or 0))
     return tree, None
