@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, is_typeddict
 
 import pytest
 
@@ -353,6 +353,7 @@ def test_each_finding_is_one_module_of_the_registry() -> None:
         module = sys.modules[f"bench.analysis.diagnose.findings.{spec.code.lower()}"]
         assert module.CODE == spec.code and module.SPEC is spec
         assert module.RUNBOOK == runbook_for(spec.code)
+        assert is_typeddict(module.Evidence)
         assert all(rule.__module__ == module.__name__ for rule in spec.rules)
 
 

@@ -1,8 +1,8 @@
 """The named findings, one module each (rule, thresholds, evidence, verdict clause, runbook), and
 the registry that orders them root cause first and applies them to a run.
 
-Adding a finding: a module here with CODE, RUNBOOK, its rule(s), headline and SPEC, its place in
-`REGISTRY`, its runbook in runbooks/, and its test.
+Adding a finding: a module here with CODE, RUNBOOK, its `Evidence` TypedDict, its rule(s),
+headline and SPEC, its place in `REGISTRY`, its runbook in runbooks/, and its test.
 """
 
 from __future__ import annotations

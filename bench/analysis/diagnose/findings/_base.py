@@ -34,7 +34,9 @@ class Finding:
     code: str
     severity: str
     run: str
-    evidence: Mapping[str, Any]
+    # The owning module's `Evidence` TypedDict; a reader that needs a key casts to it after
+    # checking `code`.
+    evidence: Mapping[str, object]
     explanation: str
     action: str
     runbook: str = field(default="")
@@ -96,7 +98,9 @@ class RunContext:
 
 
 Rule = Callable[["Observation", RunContext], "Finding | None"]
-Headline = Callable[[Mapping[str, Any]], str]
+# Called with the evidence of a finding of its own code (the registry dispatches by code), which
+# it reads through its module's `Evidence`.
+Headline = Callable[[Mapping[str, object]], str]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     WARNING,
@@ -29,6 +29,20 @@ RUNBOOK = "runbooks/CONTENDED.md"
 CONTENDED_SHARE_MIN = 0.25
 
 
+class Evidence(TypedDict, total=False):
+    """What CONTENDED records: on one machine the four figures every arm writes; on a cluster the
+    most loaded host's, and each host's share."""
+
+    foreign_cores_mean: Required[float | None]
+    usable_cores: Required[int]  # on a cluster, the host's cores
+    foreign_share: Required[float | None]
+    run_cpu_cores_mean: Required[float | None]
+    # A cluster: the most loaded host, its Ray nodes, and every host's share of its cores.
+    host: str
+    ray_nodes_on_host: int
+    hosts: dict[str, float | None]
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Other processes took a large share of the usable cores while the trials ran."""
     if obs.nodes:
@@ -36,7 +50,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     share = obs.foreign_share
     if share is None or share < CONTENDED_SHARE_MIN or obs.foreign_cores_mean is None:
         return None
-    ev = {
+    ev: Evidence = {
         "foreign_cores_mean": r(obs.foreign_cores_mean),
         "usable_cores": obs.usable_cores,
         "foreign_share": r(share),
@@ -68,7 +82,7 @@ def _hosts(obs: Observation, ctx: RunContext) -> Finding | None:
     if worst.foreign_share < CONTENDED_SHARE_MIN:
         return None
     share = worst.foreign_share
-    ev = {
+    ev: Evidence = {
         "host": worst.host,
         "foreign_cores_mean": r(worst.foreign_cores_mean),
         "usable_cores": worst.cores,
@@ -92,10 +106,11 @@ def _hosts(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    busy = num(e.get("foreign_cores_mean"))
-    cores = e.get("usable_cores")
+    e = cast(Evidence, evidence)
+    busy = num(e["foreign_cores_mean"])
+    cores = e["usable_cores"]
     return f"shared the machine: other processes kept {busy} of {cores} cores busy"
 
 

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     Finding,
@@ -31,12 +31,21 @@ DISPATCH_RATIO_MIN = 0.2
 DISPATCH_MIN_S = 0.001
 
 
+class Evidence(TypedDict):
+    """What DISPATCH_OVERHEAD records: the median gap and trial, their ratio, how many gaps."""
+
+    gap_s_median: float | None
+    trial_s_median: float | None
+    ratio: float | None
+    gaps: int
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Workers wait between trials for a large share of a trial's duration."""
     gap, median = obs.dispatch_gap_s, obs.median_trial_s
     if gap is None or not median or gap < DISPATCH_MIN_S or gap / median < DISPATCH_RATIO_MIN:
         return None
-    ev = {
+    ev: Evidence = {
         "gap_s_median": r(gap, 3),
         "trial_s_median": r(median, 3),
         "ratio": r(gap / median),
@@ -55,9 +64,10 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    gap, ratio = num(e.get("gap_s_median"), 2), pct(e.get("ratio"))
+    e = cast(Evidence, evidence)
+    gap, ratio = num(e["gap_s_median"], 2), pct(e["ratio"])
     return f"waited {gap} s between trials, {ratio} of a trial"
 
 

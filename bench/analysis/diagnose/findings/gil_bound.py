@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, Required, TypedDict, cast
 
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings._base import (
@@ -42,6 +42,31 @@ GIL_IDLE_CORES_MIN = 0.5
 GIL_ONE_CORE_MAX_PCT = 150.0
 
 
+class Evidence(TypedDict, total=False):
+    """What GIL_BOUND records: where the GIL was seen (`source`) and the figures every arm writes,
+    then those of its arm."""
+
+    source: Required[Literal["kernel", "stacks", "cpu"]]
+    pid: Required[int | None]
+    stack_samples: Required[int]
+    process_cpu_pct_median: Required[float | None]
+    usable_cores: Required[int]
+    efficiency: Required[float | None]
+    # Seen in the stack samples ("stacks", "kernel"): the threads' states.
+    gil_wait_share: float | None
+    active_python_threads_mean: float | None
+    state_counts: dict[str, int]
+    # ... and measured by the kernel ("kernel"): the working threads' windows.
+    thread_windows: int
+    asleep_share_mean: float | None
+    switches_per_s_mean: float | None
+    syscall_reads: int
+    reads_blocked_on_gil: int
+    # Inferred from CPU ("cpu"): concurrent trials in one process beside idle cores.
+    trials_in_flight_peak: int
+    idle_cores: float | None
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Python threads queue for the GIL and the process does about one core of work."""
     if obs.usable_cores < 2:
@@ -66,7 +91,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         and main.active_mean >= th.MIN_ACTIVE_PY_THREADS
         and (cpu is None or one_core)
     ):
-        ev = {
+        ev: Evidence = {
             "source": "kernel" if kernel else "stacks",
             "pid": main.pid,
             "gil_wait_share": r(share),
@@ -135,7 +160,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         and idle is not None
         and idle >= GIL_IDLE_CORES_MIN
     ):
-        ev = {
+        ev = {  # an Evidence, as declared in the arm above
             "source": "cpu",
             "pid": obs.pid_inflight_pid,
             "trials_in_flight_peak": obs.pid_inflight_peak,
@@ -167,14 +192,15 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     return None
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    cpu, cores = e.get("process_cpu_pct_median"), e.get("usable_cores")
-    if e.get("source") in ("stacks", "kernel"):
+    e = cast(Evidence, evidence)
+    cpu, cores = e["process_cpu_pct_median"], e["usable_cores"]
+    if e["source"] in ("stacks", "kernel"):
         share = pct(e.get("gil_wait_share"))
         text = (
             f"had its working Python threads waiting for the GIL {share} of the time"
-            if e.get("source") == "kernel"
+            if e["source"] == "kernel"
             else f"had {share} of its active Python threads waiting for the GIL"
         )
         if cpu is not None:

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings._base import (
@@ -35,6 +35,23 @@ HEALTHY_MIN_CPU_SHARE = 0.7
 LIVE_RUNNABLE_PER_CORE_MIN = 0.75
 
 
+class Evidence(TypedDict, total=False):
+    """What HEALTHY records; each arm (the sequential baseline, a run with a baseline, a watched
+    program, a live job) writes its own few of these."""
+
+    trials_done: int
+    busy_processes_peak: int
+    efficiency: float | None
+    speedup: float | None
+    cpu_share: float | None
+    cpu_cores_mean: float | None
+    usable_cores: int
+    trials_in_flight_peak: int
+    working_processes: int
+    runnable_per_core: float | None
+    foreign_cores_mean: float | None
+
+
 def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | None:
     """No problem found and the useful efficiency is good (the baseline is healthy by design).
     CONTENDED does not count: it is about the machine, and stands beside HEALTHY as a caution."""
@@ -46,11 +63,12 @@ def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | 
     if ctx.status != "ok":
         return None
     if ctx.kind == Kind.INLINE:
+        ev: Evidence = {"trials_done": obs.trials_complete, "busy_processes_peak": obs.busy_procs_peak}
         return Finding(
             CODE,
             OK,
             ctx.label,
-            {"trials_done": obs.trials_complete, "busy_processes_peak": obs.busy_procs_peak},
+            ev,
             "The sequential baseline: one trial at a time in one process, as designed. Every "
             "speedup in this report is measured against it.",
             "Nothing to change; it is the yardstick.",
@@ -60,7 +78,7 @@ def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | 
         return _own_program(obs, ctx)
     if eff is None or eff < th.HEALTHY_MIN_EFFICIENCY:
         return None
-    ev = {
+    ev = {  # an Evidence, as declared in the arm above
         "efficiency": r(eff),
         "speedup": r(ctx.summary.speedup if ctx.summary else None),
         "busy_processes_peak": obs.busy_procs_peak,
@@ -83,7 +101,7 @@ def _own_program(obs: Observation, ctx: RunContext) -> Finding | None:
     share = obs.cpu_share
     if not obs.trials_complete or share is None or share < HEALTHY_MIN_CPU_SHARE:
         return None
-    ev = {
+    ev: Evidence = {
         "cpu_share": r(share),
         "cpu_cores_mean": r(obs.cpu_cores_mean),
         "usable_cores": obs.usable_cores,
@@ -117,7 +135,7 @@ def _live(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding |
         return None
     workers = round(obs.working_procs_median or 0)
     contended = any(f.code == CONTENDED for f in others)
-    ev = {
+    ev: Evidence = {
         "working_processes": workers,
         "cpu_cores_mean": r(cpu),
         "usable_cores": obs.usable_cores,
@@ -140,7 +158,7 @@ def _live(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding |
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict."""
     return "is healthy"
 

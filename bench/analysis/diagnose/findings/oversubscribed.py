@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     ERROR,
@@ -38,6 +38,26 @@ OVERSUB_INVOL_PER_CORE_S = 50.0
 OVERSUB_SLOWDOWN = 0.9
 
 
+class Evidence(TypedDict, total=False):
+    """What OVERSUBSCRIBED records: the runnable threads and preemptions of every arm, the
+    thread-limited run when one ran beside it, and a live job's threads by process."""
+
+    runnable_threads_median: Required[float | None]
+    runnable_threads_is_floor: Required[bool]
+    usable_cores: Required[int]
+    runnable_per_core: Required[float | None]
+    invol_ctx_switches_per_core_s: Required[float | None]
+    threads_peak_total: Required[int]
+    # Beside the thread-limited run of the same strategy.
+    throughput_vs_limited: float | None
+    limited_run: str
+    # A live job.
+    working_processes: int
+    runnable_by_process: dict[str, float]
+    thread_pools: list[str]
+    threads_per_worker_to_set: int
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """More runnable threads than cores, preemption, and slower than the thread-limited run."""
     per_core = obs.runnable_per_core
@@ -59,7 +79,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
             return None
     elif not ((threads_high and (invol_high or slower)) or (invol_high and slower)):
         return None
-    ev: dict[str, Any] = {
+    ev: Evidence = {
         "runnable_threads_median": r(obs.runnable_threads_median, 1),
         "runnable_threads_is_floor": obs.runnable_threads_truncated,
         "usable_cores": obs.usable_cores,
@@ -113,7 +133,7 @@ def _threads_share_a_gil(obs: Observation) -> bool:
     return st is not None and st.active_mean >= th.MIN_ACTIVE_PY_THREADS
 
 
-def _live(obs: Observation, ctx: RunContext, ev: dict[str, Any], text: str) -> Finding:
+def _live(obs: Observation, ctx: RunContext, ev: Evidence, text: str) -> Finding:
     """A live job: whose threads they are, which thread pools its processes loaded, what to set."""
     holders = [f"pid {pid} ({name}) {n:g}" for pid, name, n in obs.runnable_by_proc]
     workers = max(1, round(obs.working_procs_median or 1))
@@ -146,9 +166,10 @@ def _live(obs: Observation, ctx: RunContext, ev: dict[str, Any], text: str) -> F
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    text = f"had {num(e.get('runnable_per_core'))} runnable threads per core"
+    e = cast(Evidence, evidence)
+    text = f"had {num(e['runnable_per_core'])} runnable threads per core"
     if e.get("throughput_vs_limited") is not None:
         ratio = pct(e["throughput_vs_limited"])
         text += f" and ran trials at {ratio} of `{e.get('limited_run')}`'s rate"

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     WARNING,
@@ -31,6 +31,24 @@ SPIN_MIN_CPU_SHARE = 0.5
 SPIN_CPU_PER_TRIAL_RATIO = 2.0
 
 
+class Evidence(TypedDict, total=False):
+    """What SPIN_WAIT records: a run's CPU per trial against the sequential run's, or a live
+    process whose native threads ran while its Python threads waited."""
+
+    cpu_share: float | None
+    core_s_per_trial: float | None
+    sequential_core_s_per_trial: float | None
+    ratio: float | None
+    efficiency: float | None
+    # A live process.
+    pid: int
+    runnable_threads_median: float | None
+    python_threads_working: int
+    stack_dumps: int
+    thread_pools: list[str]
+    waits: list[str]
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Cores look busy, yet each trial costs far more CPU than in the sequential run; live, a
     process keeps threads runnable while none of its Python threads runs in any stack dump."""
@@ -48,7 +66,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         or mine / base < SPIN_CPU_PER_TRIAL_RATIO
     ):
         return None
-    ev = {
+    ev: Evidence = {
         "cpu_share": r(share),
         "core_s_per_trial": r(mine),
         "sequential_core_s_per_trial": r(base),
@@ -82,7 +100,7 @@ def _native_while_python_waits(obs: Observation, ctx: RunContext) -> Finding | N
         if st is None or st.samples < th.MIN_STACK_SAMPLES or st.active or runnable < 1:
             continue
         waits = [f"{w.thread} in {w.blocking_call or '?'}" for w in obs.waits if w.pid == pid]
-        ev = {
+        ev: Evidence = {
             "pid": pid,
             "runnable_threads_median": r(runnable, 1),
             "python_threads_working": 0,
@@ -107,8 +125,9 @@ def _native_while_python_waits(obs: Observation, ctx: RunContext) -> Finding | N
     return None
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     if "python_threads_working" in e:
         return f"kept {num(e.get('runnable_threads_median'))} native thread(s) busy while Python waited"
     ratio = num(e.get("ratio"))

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     ERROR,
@@ -36,6 +36,26 @@ STALL_GAP_FACTOR = 3.0
 LIVE_IDLE_CORES_MAX = 0.05
 
 
+class Evidence(TypedDict, total=False):
+    """What STALLED records: the longest gap without progress, or a live job that used no CPU
+    while none of its stacks moved."""
+
+    gap_s: float | None
+    from_s: float | None
+    to_s: float | None
+    limit_s: float | None
+    median_trial_s: float | None
+    trials_done: int
+    status: str
+    # A live job, frozen.
+    cpu_cores_mean: float | None
+    seconds: float | None
+    stack_dumps: int
+    threads: int
+    waits: dict[str, str]  # "pid/thread" -> "user frame <- blocking call"
+    children_alive: int
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """No progress event for a long stretch; live without trial records, no CPU and no change in
     any Python stack across the dumps."""
@@ -49,7 +69,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         limit = max(limit, STALL_GAP_FACTOR * obs.median_trial_s)
     if gap.seconds < limit:
         return None
-    ev = {
+    ev: Evidence = {
         "gap_s": r(gap.seconds, 1),
         "from_s": r(gap.start, 1),
         "to_s": r(gap.end, 1),
@@ -87,7 +107,7 @@ def _frozen(obs: Observation, ctx: RunContext) -> Finding | None:
         for w in obs.waits
     ]
     children = obs.children_alive or 0
-    ev: dict[str, Any] = {
+    ev: Evidence = {
         "cpu_cores_mean": r(cpu, 3),
         "seconds": r(obs.tree_seconds, 1),
         "stack_dumps": dumps,
@@ -116,8 +136,9 @@ def _frozen(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     if "gap_s" not in e:
         return f"used no CPU and its stacks did not move for {num(e.get('seconds'), 0)} s"
     return f"made no progress for {num(e.get('gap_s'), 0)} s"

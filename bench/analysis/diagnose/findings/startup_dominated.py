@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     WARNING,
@@ -32,6 +32,17 @@ STARTUP_SHARE_MIN = 0.25
 STARTUP_MIN_S = 1.0
 
 
+class Evidence(TypedDict):
+    """What STARTUP_DOMINATED records: start-up against the wall, and the end-to-end speedup."""
+
+    startup_s: float | None
+    wall_s: float | None
+    share: float | None
+    work_wall_s: float | None
+    start_method: str
+    wall_speedup: float | None
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """A large share of the wall went by before the first trial started."""
     s = ctx.summary
@@ -42,7 +53,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     share = s.startup / s.wall
     if share < STARTUP_SHARE_MIN:
         return None
-    ev = {
+    ev: Evidence = {
         "startup_s": r(s.startup),
         "wall_s": r(s.wall),
         "share": r(share),
@@ -65,9 +76,10 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    share, startup = pct(e.get("share")), num(e.get("startup_s"))
+    e = cast(Evidence, evidence)
+    share, startup = pct(e["share"]), num(e["startup_s"])
     return f"spent {share} of its wall ({startup} s) starting up"
 
 

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     ERROR,
@@ -32,12 +32,21 @@ STEAL_SHARE_MIN = 0.05
 STEAL_SHARE_ERROR = 0.2
 
 
+class Evidence(TypedDict):
+    """What STEAL records: the stolen share, the cores it amounts to, over how many samples."""
+
+    steal_share: float | None
+    usable_cores: int
+    cores_lost: float | None
+    tree_samples: int
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Steal time above a few % of the CPU time while the job ran."""
     share = obs.steal_share
     if share is None or share < STEAL_SHARE_MIN:
         return None
-    ev = {
+    ev: Evidence = {
         "steal_share": r(share, 3),
         "usable_cores": obs.usable_cores,
         "cores_lost": r(share * obs.usable_cores),
@@ -58,9 +67,10 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
-    return f"lost {pct(e.get('steal_share'))} of its CPU time to the hypervisor (steal)"
+    e = cast(Evidence, evidence)
+    return f"lost {pct(e['steal_share'])} of its CPU time to the hypervisor (steal)"
 
 
 SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK)

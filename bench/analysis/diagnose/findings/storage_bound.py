@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     ERROR,
@@ -41,6 +41,33 @@ STORAGE_MIN_TRIALS = 5
 STORAGE_GROWTH_MIN = 2.0
 # ... as long as it is a visible share there (a 1 ms cost that doubles is still nothing).
 STORAGE_SWEEP_SHARE_MIN = 0.1
+
+
+class PointEvidence(TypedDict):
+    """One worker count of a sweep in STORAGE_BOUND's evidence."""
+
+    workers: int
+    storage_ms_per_trial: float | None
+    storage_share: float | None
+    trials_per_s: float | None
+
+
+class Evidence(TypedDict, total=False):
+    """What STORAGE_BOUND records: the backend, then one run's storage share, or a sweep's growth
+    of storage time per trial."""
+
+    storage: Required[str]
+    # One run.
+    storage_share: float | None
+    storage_ms_per_trial: float | None
+    trial_s_median: float | None
+    trials_timed: int
+    workers: int
+    # A sweep.
+    growth: float | None
+    points: list[PointEvidence]
+    limit_from_workers: int | None
+
 
 _ADVICE = {
     "journal file": "move the study to an RDB server (`--storage postgresql://…`): one journal "
@@ -75,7 +102,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     per = s.storage_per_trial or 0.0
     callers = (f"its {s.storage_callers} worker(s) (each calls the storage itself)"
                if s.storage_in_workers else "the parent (it asks and tells for every worker)")
-    ev = {
+    ev: Evidence = {
         "storage": s.storage,
         "storage_share": r(share),
         "storage_ms_per_trial": r(per * 1000, 1),
@@ -117,7 +144,7 @@ def sweep_rule(label: str, backend: str, points: Sequence[SweepPoint]) -> Findin
     if growth < STORAGE_GROWTH_MIN or (high.storage_share or 0.0) < STORAGE_SWEEP_SHARE_MIN:
         return None
     limit_from = next((p.workers for p in timed if (p.storage_share or 0.0) >= STORAGE_SHARE_MIN), None)
-    ev = {
+    ev: Evidence = {
         "storage": backend,
         "growth": r(growth),
         "points": [
@@ -141,11 +168,12 @@ def sweep_rule(label: str, backend: str, points: Sequence[SweepPoint]) -> Findin
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     if "growth" in e:
-        return f"storage time per trial grew {e['growth']}x with more workers ({e.get('storage')})"
-    return f"spent {pct(e.get('storage_share'))} of its time in {e.get('storage')} storage calls"
+        return f"storage time per trial grew {e['growth']}x with more workers ({e['storage']})"
+    return f"spent {pct(e.get('storage_share'))} of its time in {e['storage']} storage calls"
 
 
 SPEC = FindingSpec(CODE, (rule,), headline, RUNBOOK)

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from bench.analysis.diagnose import thresholds as th
 from bench.analysis.diagnose.findings._base import (
@@ -26,6 +26,21 @@ CODE = "THREADS_NOT_PROCESSES"
 RUNBOOK = "runbooks/THREADS_NOT_PROCESSES.md"
 
 
+class Evidence(TypedDict, total=False):
+    """What THREADS_NOT_PROCESSES records: the process and its threads, then concurrent trials in
+    it (trial records), or its busy Python threads (stack samples)."""
+
+    pid: Required[int | None]
+    busy_processes_peak: Required[int]
+    threads_peak_per_process: Required[int]
+    # Trial records.
+    trials_in_flight_peak: int
+    trial_pids: int
+    efficiency: float | None
+    # Stack samples.
+    active_python_threads_mean: float | None
+    stack_samples: int
+
 
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """Several trials in flight at once, all inside one process; without trial records (a live
@@ -34,7 +49,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         return _from_stacks(obs, ctx)
     if obs.pid_inflight_peak < th.PARALLEL_MIN_INFLIGHT or obs.trial_pids != 1:
         return None
-    ev = {
+    ev: Evidence = {
         "trials_in_flight_peak": obs.pid_inflight_peak,
         "trial_pids": obs.trial_pids,
         "pid": obs.pid_inflight_pid,
@@ -66,7 +81,7 @@ def _from_stacks(obs: Observation, ctx: RunContext) -> Finding | None:
     main = obs.main_stack
     if main is None or main.active_mean < th.MIN_ACTIVE_PY_THREADS or obs.busy_procs_peak > 1:
         return None
-    ev = {
+    ev: Evidence = {
         "pid": main.pid,
         "active_python_threads_mean": r(main.active_mean),
         "stack_samples": main.samples,
@@ -87,8 +102,9 @@ def _from_stacks(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     if "trials_in_flight_peak" in e:
         return f"ran {e['trials_in_flight_peak']} trials at once as threads of one process"
     n = e.get("active_python_threads_mean")

@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     ERROR,
@@ -35,6 +35,19 @@ THROTTLED_SHARE_ERROR = 0.5
 MIN_PERIODS = 20
 
 
+class Evidence(TypedDict):
+    """What THROTTLED records: the quota, the periods it stopped the job in, the time lost."""
+
+    cpu_quota_cores: float | None
+    usable_cores: int
+    periods: int
+    throttled_periods: int
+    throttled_share: float | None
+    throttled_s: float | None
+    throttled_s_per_s: float | None
+    cpu_cores_mean: float | None
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """A CPU quota binds the job's cgroup and it was throttled in a large share of its periods."""
     quota, periods = obs.cpu_quota, obs.throttle_periods
@@ -44,7 +57,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     if share < THROTTLED_SHARE_MIN:
         return None
     per_s = obs.throttled_s / obs.tree_seconds if obs.tree_seconds else None
-    ev = {
+    ev: Evidence = {
         "cpu_quota_cores": r(quota),
         "usable_cores": obs.usable_cores,
         "periods": periods,
@@ -71,11 +84,12 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     return (
-        f"was throttled by its {num(e.get('cpu_quota_cores'), 1)}-CPU quota in "
-        f"{pct(e.get('throttled_share'))} of periods"
+        f"was throttled by its {num(e['cpu_quota_cores'], 1)}-CPU quota in "
+        f"{pct(e['throttled_share'])} of periods"
     )
 
 

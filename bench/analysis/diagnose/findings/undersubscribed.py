@@ -6,7 +6,7 @@ The rule, its thresholds, its evidence, its sentence for the verdict and its run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from bench.analysis.diagnose.findings._base import (
     WARNING,
@@ -35,6 +35,25 @@ UNDER_CPU_SHARE_MAX = 0.6
 LIVE_RUNNABLE_SHARE_MAX = 0.6
 
 
+class Evidence(TypedDict, total=False):
+    """What UNDERSUBSCRIBED records: the CPU used and the cores left idle, then the run's workers,
+    or a live job's runnable threads and the processes it would take to fill the cores."""
+
+    cpu_cores_mean: Required[float | None]
+    usable_cores: Required[int]
+    cpu_share: Required[float | None]
+    idle_cores: Required[float | None]
+    # A recorded run (ray_nodes on a cluster, trials_done when too few for the workers).
+    workers: int
+    busy_processes_peak: int
+    ray_nodes: int
+    trials_done: int
+    # A live job.
+    runnable_threads_median: float | None
+    working_processes: int
+    processes_to_fill: int
+
+
 def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     """A parallel run whose work phase left usable cores idle (idle: not used by anyone); a live
     job that left them idle, or whose runnable threads are too few to fill them."""
@@ -50,7 +69,7 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         or idle / obs.usable_cores <= 1 - UNDER_CPU_SHARE_MAX
     ):
         return None
-    ev: dict[str, Any] = {
+    ev: Evidence = {
         "cpu_cores_mean": r(obs.cpu_cores_mean),
         "usable_cores": obs.usable_cores,
         "cpu_share": r(share),
@@ -91,7 +110,7 @@ def _live(obs: Observation, ctx: RunContext) -> Finding | None:
     if not (left_idle or too_few):
         return None
     workers = round(obs.working_procs_median or 0)
-    ev: dict[str, Any] = {
+    ev: Evidence = {
         "cpu_cores_mean": r(obs.cpu_cores_mean),
         "usable_cores": obs.usable_cores,
         "cpu_share": r(share),
@@ -122,14 +141,15 @@ def _live(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
-def headline(e: Mapping[str, Any]) -> str:
+def headline(evidence: Mapping[str, object]) -> str:
     """This finding as a clause of the verdict: "`run` <headline>"."""
+    e = cast(Evidence, evidence)
     if "runnable_threads_median" in e:  # a live job: what its shape can keep busy
         return (
-            f"kept {num(e.get('cpu_cores_mean'))} of {e.get('usable_cores')} usable cores busy "
+            f"kept {num(e['cpu_cores_mean'])} of {e['usable_cores']} usable cores busy "
             f"with {num(e.get('runnable_threads_median'))} runnable thread(s)"
         )
-    return f"left {num(e.get('idle_cores'))} of {e.get('usable_cores')} cores idle"
+    return f"left {num(e['idle_cores'])} of {e['usable_cores']} cores idle"
 
 
 SPEC = FindingSpec(
