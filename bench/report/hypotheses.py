@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import findings as F
@@ -206,19 +207,19 @@ def the_gil(d: Diagnosis) -> Hypothesis:
         gil = next((f for f in d.findings.get(lb, []) if f.code == F.GIL_BOUND), None)
         if gil is None:
             continue
-        ev = gil.evidence
-        cpu = f"{ev.get('process_cpu_pct_median')}% CPU of {ev.get('usable_cores')} cores"
-        if ev.get("source") == "kernel":
+        ev = cast(gil_bound.Evidence, gil.evidence)
+        cpu = f"{ev['process_cpu_pct_median']}% CPU of {ev['usable_cores']} cores"
+        if ev["source"] == "kernel":
             text = (
                 f"`{lb}`: working Python threads spent {c.pct(ev.get('gil_wait_share'))} of their "
                 f"time waiting for the GIL (kernel scheduler figures after "
-                f"{ev.get('stack_samples')} stack dumps; {ev.get('reads_blocked_on_gil')} syscall "
+                f"{ev['stack_samples']} stack dumps; {ev.get('reads_blocked_on_gil')} syscall "
                 f"reads caught one asleep on the GIL's futex); the process used {cpu}"
             )
-        elif ev.get("source") == "stacks":
+        elif ev["source"] == "stacks":
             text = (
                 f"`{lb}`: {c.pct(ev.get('gil_wait_share'))} of active Python threads waiting for "
-                f"the GIL in {ev.get('stack_samples')} stack samples; the process used {cpu}"
+                f"the GIL in {ev['stack_samples']} stack samples; the process used {cpu}"
             )
         else:
             text = (

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose import thresholds as th
@@ -140,7 +139,7 @@ def findings_section(p: ReportParts) -> str:
     return "\n".join(out)
 
 
-def _ev(v: Any) -> str:
+def _ev(v: object) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {x}" for k, x in v.items()) + "}"
     return str(v)
