@@ -14,6 +14,13 @@ with `default` applying to every run:
     require = ["THREADS_NOT_PROCESSES"]   # findings that must appear (the diagnosis still works)
 
 Only ratios measured within one run are compared, never absolute seconds.
+
+A ratio (speedup, efficiency, the drop against a baseline) taken while other processes kept the
+cores busy (the diagnosis found CONTENDED on the run, or on the `sequential` run it is divided by)
+measures that load, not the strategy: such a check is *inconclusive*, whichever way it came out
+(a contended baseline inflates a speedup as surely as a contended run deflates it). It neither
+passes nor fails the gate; a gate whose every check was inconclusive has shown nothing (exit 2,
+like one that checked nothing).
 """
 
 from __future__ import annotations
@@ -49,7 +56,17 @@ class Check:
     rule: str
     measured: str
     limit: str
-    passed: bool
+    passed: bool  # what the figures say, taken at face value
+    inconclusive: str = ""  # why the figures cannot be judged (a contended run), when they cannot
+
+    @property
+    def failed(self) -> bool:
+        """A regression: a conclusive check whose figures break the rule."""
+        return not self.passed and not self.inconclusive
+
+    @property
+    def result(self) -> str:
+        return "inconclusive" if self.inconclusive else "pass" if self.passed else "fail"
 
 
 def parse_rules(table: Mapping[str, Any], source: str = "gate rules") -> dict[str, RuleSet]:
@@ -116,24 +133,53 @@ def evaluate(
     for label in [k for k in rules if k != "default" and k not in metrics]:
         if rules[label].required:
             checks.append(Check(label, "present", "missing", "run must be in the results", False))
+    base_seq = (baseline or {}).get(SEQUENTIAL)
     for label in labels:
         m = metrics[label]
+        ratio = _contention([(label, m), (SEQUENTIAL, metrics.get(SEQUENTIAL))])
         for rs in [r for r in (default, rules.get(label)) if r is not None]:
-            checks.extend(_apply(label, rs, m, (baseline or {}).get(label)))
+            base = (baseline or {}).get(label)
+            drop = _contention([(label, m), (SEQUENTIAL, metrics.get(SEQUENTIAL)),
+                                (f"the baseline's {label}", base),
+                                (f"the baseline's {SEQUENTIAL}", base_seq)])
+            checks.extend(_apply(label, rs, m, base, ratio, drop))
     return checks
 
 
-def _apply(label: str, rs: RuleSet, m: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[Check]:
+SEQUENTIAL = "sequential"  # the run every speedup is divided by
+CONTENDED = "CONTENDED"
+
+
+def _contention(runs: list[tuple[str, Mapping[str, Any] | None]]) -> str:
+    """Why a ratio over these runs cannot be judged: which of them ran contended, and how much of
+    the cores others took ("" when none did)."""
+    parts = []
+    for name, m in runs:
+        if m is None or CONTENDED not in (m.get("findings") or ()):
+            continue
+        share = m.get("foreign_share")
+        took = f" ({share:.0%} of the cores)" if isinstance(share, (int, float)) else ""
+        parts.append(f"{name}{took}")
+    if not parts:
+        return ""
+    return ("other processes kept the cores busy while " + ", ".join(dict.fromkeys(parts))
+            + " ran (CONTENDED): the ratio measures that load, not the strategy")
+
+
+def _apply(
+    label: str, rs: RuleSet, m: Mapping[str, Any], base: Mapping[str, Any] | None,
+    ratio_doubt: str = "", drop_doubt: str = "",
+) -> list[Check]:
     out: list[Check] = []
     is_baseline = m.get("strategy") == "sequential"
     speedup = m.get("speedup")
     if rs.min_speedup is not None and not is_baseline:
         out.append(Check(label, "min_speedup", _fmt(speedup, ".2f") + "x", f">= {rs.min_speedup:.2f}x",
-                         speedup is not None and speedup >= rs.min_speedup))
+                         speedup is not None and speedup >= rs.min_speedup, ratio_doubt))
     eff = m.get("efficiency")
     if rs.min_efficiency is not None and not is_baseline:
         out.append(Check(label, "min_efficiency", _fmt(eff, ".0%"), f">= {rs.min_efficiency:.0%}",
-                         eff is not None and eff >= rs.min_efficiency))
+                         eff is not None and eff >= rs.min_efficiency, ratio_doubt))
     # Worker processes seen: busy at once in the probe samples, or distinct pids that ran
     # trials (a short run can end between two samples; the trial records still show the pids).
     seen = [v for v in (m.get("processes_seen"), m.get("trial_pids")) if isinstance(v, int)]
@@ -153,7 +199,7 @@ def _apply(label: str, rs: RuleSet, m: Mapping[str, Any], base: Mapping[str, Any
         if b:
             drop = (b - s) / b if s is not None else 1.0
             out.append(Check(label, "max_drop vs baseline", f"{_fmt(s)}x vs {_fmt(b)}x ({drop:+.0%} drop)",
-                             f"<= {rs.max_drop:.0%} drop", drop <= rs.max_drop))
+                             f"<= {rs.max_drop:.0%} drop", drop <= rs.max_drop, drop_doubt))
     return out
 
 
@@ -163,7 +209,22 @@ NOTHING_CHECKED = (
 )
 
 
+ALL_INCONCLUSIVE = (
+    "every check was inconclusive, so nothing was shown to hold: re-run on a quiet machine, or add "
+    "rules that do not depend on speed (min_processes, forbid, require)"
+)
+
+
 def passed(checks: list[Check]) -> bool:
-    """The gate passes when at least one check ran and none failed: a gate that checked nothing
-    has not shown that anything holds."""
-    return bool(checks) and all(c.passed for c in checks)
+    """The gate passes when at least one check was conclusive and none failed: a gate that
+    checked nothing, or could judge nothing, has not shown that anything holds."""
+    return any(not c.inconclusive for c in checks) and not any(c.failed for c in checks)
+
+
+def verdict(checks: list[Check]) -> str:
+    """regression, nothing checked, inconclusive (every check) or pass."""
+    if any(c.failed for c in checks):
+        return "regression"
+    if not checks:
+        return "nothing checked"
+    return "pass" if passed(checks) else "inconclusive"

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from bench.analysis.diagnose import Recorded, analyse, run_metrics
-    from bench.analysis.gate import NOTHING_CHECKED, evaluate, parse_rules, passed
+    from bench.analysis.gate import ALL_INCONCLUSIVE, NOTHING_CHECKED, evaluate, parse_rules, verdict
     from bench.report.cells import md
     from bench.report.gate_md import render_markdown
 
@@ -82,10 +82,10 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         title += f" · baseline: {md(args.baseline, code=True)}"
     checks = evaluate(rules, metrics, base_metrics)
     text = render_markdown(checks, title)
-    failed = [c for c in checks if not c.passed]
     if args.quiet:
-        print(f"gate: {'regression' if failed else 'pass'}: {len(checks) - len(failed)} of "
-              f"{len(checks)} checks passed")
+        doubtful = sum(bool(c.inconclusive) for c in checks)
+        print(f"gate: {verdict(checks)}: {sum(c.result == 'pass' for c in checks)} of "
+              f"{len(checks)} checks passed" + (f", {doubtful} inconclusive" if doubtful else ""))
     else:
         print(text)
     out = Path(args.summary) if args.summary else Path(args.results) / "gate.md"
@@ -98,10 +98,13 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     doc = diagnosis_document(diagnosis, "gate")
     doc["gate"] = gate_section(checks, source, args.baseline)
-    if not checks:
+    outcome = verdict(checks)
+    if outcome == "nothing checked":
         # Not a regression (exit 1) but a gate that cannot say anything: bad input, exit 2.
         raise GateNothingChecked(f"gate: {NOTHING_CHECKED}")
-    return (0 if passed(checks) else 1), doc
+    if outcome == "inconclusive":
+        raise GateNothingChecked(f"gate: {ALL_INCONCLUSIVE}")
+    return (1 if outcome == "regression" else 0), doc
 
 
 def _check_writable(dest: str | None, flag: str) -> None:

@@ -19,10 +19,11 @@ SUITE = "corebench gate"
 def junit_xml(checks: Sequence[Check], properties: Mapping[str, str] | None = None) -> str:
     """A JUnit XML document: one <testcase> per check (classname = run, name = rule), a
     <failure> with the measured value and the limit for each failed one."""
-    failed = [c for c in checks if not c.passed]
+    failed = [c for c in checks if c.failed]
+    skipped = [c for c in checks if c.inconclusive]
     root = ET.Element("testsuites", name=SUITE, tests=str(len(checks)), failures=str(len(failed)))
     suite = ET.SubElement(root, "testsuite", name=SUITE, tests=str(len(checks)),
-                          failures=str(len(failed)), errors="0", skipped="0")
+                          failures=str(len(failed)), errors="0", skipped=str(len(skipped)))
     if properties:
         props = ET.SubElement(suite, "properties")
         for key, value in properties.items():
@@ -30,7 +31,9 @@ def junit_xml(checks: Sequence[Check], properties: Mapping[str, str] | None = No
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"corebench.gate.{c.run}", name=c.rule)
         text = f"{c.run}: {c.rule}: measured {c.measured}, limit {c.limit}"
-        if c.passed:
+        if c.inconclusive:  # not judged: JUnit's "skipped", with the reason
+            ET.SubElement(case, "skipped", message=f"inconclusive: {c.inconclusive}").text = text
+        elif c.passed:
             ET.SubElement(case, "system-out").text = text
         else:
             ET.SubElement(case, "failure", message=text, type="GateCheckFailed").text = (
@@ -50,15 +53,19 @@ def _escape_property(text: str) -> str:
 
 
 def github_annotations(checks: Sequence[Check], rules_file: str | None = None) -> list[str]:
-    """`::error` per failed check (on the rules file, when there is one), then one `::notice`."""
+    """`::error` per failed check and `::warning` per inconclusive one (on the rules file, when
+    there is one), then one `::notice`."""
     out = []
     where = f"file={_escape_property(rules_file)}," if rules_file else ""
     for c in checks:
-        if not c.passed:
+        if c.failed or c.inconclusive:
+            level = "warning" if c.inconclusive else "error"
             title = _escape_property(f"corebench gate: {c.run} {c.rule}")
-            out.append(f"::error {where}title={title}::"
-                       + _escape_data(f"{c.run}: {c.rule} measured {c.measured}, limit {c.limit}"))
-    passed = sum(c.passed for c in checks)
+            text = f"{c.run}: {c.rule} measured {c.measured}, limit {c.limit}"
+            if c.inconclusive:
+                text += f"; inconclusive: {c.inconclusive}"
+            out.append(f"::{level} {where}title={title}::" + _escape_data(text))
+    passed = sum(c.result == "pass" for c in checks)
     out.append(f"::notice title={_escape_property(SUITE)}::{passed} of {len(checks)} checks passed")
     return out
 

@@ -83,9 +83,14 @@ def test_shipped_rules_pass_a_real_smoke_run(smoke_run: Path, tmp_path: Path) ->
 def test_pool_forced_to_unlimited_threads_fails(smoke_run: Path, tmp_path: Path) -> None:
     bad = _relabel(smoke_run, tmp_path / "bad", "pool@unlimited", "pool")
     result = _gate(bad, _rules_without_ray(tmp_path), tmp_path)
-    assert result.returncode == 1, result.stdout
-    failed = [line for line in result.stdout.splitlines() if line.startswith("| pool |") and "❌" in line]
-    assert failed, result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| pool |")]
+    if result.returncode == 1:
+        assert any("❌" in line for line in rows), result.stdout
+    else:
+        # A loaded machine (CI beside other jobs): the speed of a contended run is not judged,
+        # and the gate says so; it never calls that speedup a pass.
+        assert result.returncode == 0 and "CONTENDED" in result.stdout, result.stdout
+        assert any("min_speedup" in line and "⚠️ inconclusive" in line for line in rows), result.stdout
 
 
 def test_pool_that_ran_as_threads_fails(smoke_run: Path, tmp_path: Path) -> None:

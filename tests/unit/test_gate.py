@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.gate import evaluate, parse_rules
+from bench.analysis.gate import evaluate, parse_rules, passed, verdict
 from bench.errors import ConfigError
 from bench.report.gate_md import render_markdown
 
@@ -98,3 +98,82 @@ def test_invalid_rule_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text("[gate.pool\nmin_speedup = 1\n")
     assert main(["gate", str(tmp_path), "--config", str(bad)]) == 2
     assert "invalid TOML" in capsys.readouterr().err
+
+
+# --- a contended machine: ratios cannot be judged ------------------------------------------------
+def _contended(*labels: str) -> dict:
+    return {label: {**m, "findings": [*m["findings"], "CONTENDED"], "foreign_share": 0.8}
+            if label in labels else m for label, m in METRICS.items()}
+
+
+def test_a_ratio_of_a_contended_run_is_inconclusive_whichever_way_it_came_out() -> None:
+    table = {"pool": {"min_speedup": 1.9, "min_efficiency": 0.5, "min_processes": 2}}
+    checks = {c.rule: c for c in evaluate(parse_rules(table), _contended("pool"))}
+    # 1.85x < 1.9x would fail and 92% >= 50% would pass: neither is judged on a busy machine
+    assert checks["min_speedup"].result == "inconclusive" and not checks["min_speedup"].failed
+    assert checks["min_efficiency"].result == "inconclusive"
+    assert "pool (80% of the cores)" in checks["min_speedup"].inconclusive
+    assert checks["min_processes"].result == "pass"  # not a ratio: still judged
+    assert verdict(list(checks.values())) == "pass" and passed(list(checks.values()))
+
+
+def test_a_contended_sequential_baseline_makes_every_speedup_inconclusive() -> None:
+    checks = evaluate(parse_rules({"pool": {"min_speedup": 1.5}}), _contended("sequential"))
+    (check,) = checks
+    assert check.passed and check.inconclusive and "sequential" in check.inconclusive
+    assert verdict(checks) == "inconclusive" and not passed(checks)
+
+
+def test_a_contended_baseline_results_dir_makes_the_drop_inconclusive() -> None:
+    baseline = {"pool": {**METRICS["pool"], "speedup": 3.0, "findings": ["CONTENDED"]}}
+    (check,) = evaluate(parse_rules({"pool": {"max_drop": 0.1}}), METRICS, baseline)
+    assert check.inconclusive and "the baseline's pool" in check.inconclusive
+    (check,) = evaluate(parse_rules({"pool": {"max_drop": 0.1}}), METRICS,
+                        {"pool": {**METRICS["pool"], "speedup": 3.0}})
+    assert check.failed
+
+
+def test_contention_does_not_hide_a_structural_regression() -> None:
+    table = {"optuna-threads": {"min_speedup": 1.5, "min_processes": 2}}
+    checks = evaluate(parse_rules(table), _contended("optuna-threads"))
+    assert verdict(checks) == "regression"
+    assert [c.rule for c in checks if c.failed] == ["min_processes"]
+
+
+def test_markdown_and_ci_outputs_say_inconclusive_and_why() -> None:
+    from bench.report import ci
+
+    table = {"pool": {"min_speedup": 1.9, "min_processes": 2}}
+    checks = evaluate(parse_rules(table), _contended("pool"))
+    text = render_markdown(checks, "t")
+    assert "✅ pass (⚠️ 1 inconclusive)" in text and "| ⚠️ inconclusive |" in text
+    assert "Inconclusive: other processes kept the cores busy while pool" in text
+    xml = ci.junit_xml(checks)
+    assert 'skipped="1"' in xml and 'failures="0"' in xml and "<skipped message=\"inconclusive:" in xml
+    notes = ci.github_annotations(checks)
+    assert notes[0].startswith("::warning title=corebench gate%3A pool min_speedup::")
+
+
+def test_a_gate_that_could_judge_nothing_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A results dir recorded while the machine was full (synthetic samples: every core busy,
+    the run using one): speed rules alone cannot pass or fail it."""
+    from bench.cli import main
+    from tests.support import synthetic as S
+
+    sim = S.Sim()
+    S.simulate(sim, "sequential", trials=4, trial_s=2.0)
+    S.simulate(sim, "pool", start=20, workers=2, slots=1, separate_pids=True, trials=4)
+    for s in sim.samples:
+        if s.get("kind") == "tree":
+            s["per_core"] = [100.0, 100.0]
+    results = S.write(sim, tmp_path / "busy", S.meta())
+    rules = tmp_path / "bench.toml"
+    rules.write_text("[gate.pool]\nmin_speedup = 5.0\n")
+    assert main(["gate", str(results), "--config", str(rules), "--summary", str(tmp_path / "g.md")]) == 2
+    err = capsys.readouterr().err
+    assert "every check was inconclusive" in err
+    rules.write_text("[gate.pool]\nmin_speedup = 5.0\nforbid = [\"THREADS_NOT_PROCESSES\"]\n")
+    assert main(["gate", str(results), "--config", str(rules), "--summary", str(tmp_path / "g.md")]) == 0
+    assert "⚠️ inconclusive" in (tmp_path / "g.md").read_text()

@@ -209,6 +209,7 @@ def run_metrics(results_dir: str | Path | Recorded | Diagnosis) -> dict[str, dic
             "processes_seen": d.processes_seen(label),
             "trial_pids": obs.trial_pids,
             "cpu_share": obs.cpu_share,
+            "foreign_share": obs.foreign_share,  # of the cores, taken by others (CONTENDED)
             "findings": [f.code for f in d.findings.get(label, [])],
             "root_cause": next(
                 (f.code for f in d.findings.get(label, []) if f.severity in (F.ERROR, F.WARNING)),
