@@ -55,6 +55,14 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+def both_refuse(rd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], says: str) -> None:
+    """`bench report` and `bench gate` on `rd` each exit 2 with one error line that says `says`."""
+    code, err = run_report(rd, capsys)
+    assert code == 2 and says in one_error_line(err)
+    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
+    assert code == 2 and says in one_error_line(err)
+
+
 # --- run.json ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("content", "says"),
@@ -74,10 +82,7 @@ def test_a_damaged_run_json_is_one_line_and_exit_2(
 ) -> None:
     rd = results(tmp_path)
     (rd / "run.json").write_bytes(content)
-    code, err = run_report(rd, capsys)
-    assert code == 2 and says in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and says in one_error_line(err)
+    both_refuse(rd, tmp_path, capsys, says)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dir"], ids=["fifo", "directory"])
@@ -86,10 +91,7 @@ def test_run_json_that_is_not_a_regular_file_is_refused_without_blocking(
 ) -> None:
     rd = results(tmp_path)
     place(rd / "run.json", kind)
-    code, err = run_report(rd, capsys)
-    assert code == 2 and "not a regular file" in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and "not a regular file" in one_error_line(err)
+    both_refuse(rd, tmp_path, capsys, "not a regular file")
 
 
 # --- JSONL files -------------------------------------------------------------------------------
@@ -118,10 +120,7 @@ def test_a_jsonl_path_that_cannot_be_read_is_one_line_and_exit_2(
 ) -> None:
     rd = results(tmp_path)
     place(rd / "trials.jsonl", kind)
-    code, err = run_report(rd, capsys)
-    assert code == 2 and "trials.jsonl" in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and "trials.jsonl" in one_error_line(err)
+    both_refuse(rd, tmp_path, capsys, "trials.jsonl")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
