@@ -19,14 +19,13 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bench.run.reaper import become_subreaper
+from bench.run.reaper import become_subreaper, reap_zombies
 from tests.support.processes import (
     LEFTOVER_WAIT_S,
     descendants,
     exempt,
     exempt_roots,
     free_port,
-    reap_zombies,
     stop_tree,
 )
 from tests.support.runs import RunResult, run_bench

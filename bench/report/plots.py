@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bench.analysis.diagnose import Diagnosis
 from bench.analysis.diagnose.observe import cpu_cores, run_tree, runnable_threads
@@ -78,20 +79,43 @@ def _finish_panel(ax: Axes, top: float, ylabel: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
-    """Cores busy over time, one panel per run, against the usable-cores line."""
+def _panels_over_time(
+    d: Diagnosis,
+    path: Path,
+    peak: Callable[[TreeSample], float],
+    ylabel: str,
+    draw: Callable[[Axes, str, list[TreeSample], list[float], str], str],
+    legend_loc: Literal["lower right", "upper right"],
+    suptitle: str,
+) -> Path | None:
+    """One panel per run over time, its work shaded and its cores line drawn, all panels on one y
+    scale (the highest cores line or `peak` of a sample). `draw(ax, label, tree, xs, cores text)`
+    plots the run's own lines and returns the panel's title."""
     trees = _trees(d)
     if not trees:
         return None
     fig, axes = _figure(len(trees))
     top = max(*(_capacity(d, lb)[0] for lb in trees),
-              *(max(cpu_cores(s) for s in tree) for tree in trees.values())) * 1.15
+              *(peak(s) for tree in trees.values() for s in tree)) * 1.15
     for ax, (label, tree) in zip(axes, trees.items(), strict=True):
         cores, what = _capacity(d, label)
         t0 = _t0(d, label, tree)
         xs = [float(s["t"]) - t0 for s in tree]
-        obs = d.observations[label]
         _shade_work(ax, d, label, t0)
+        title = draw(ax, label, tree, xs, what)
+        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({what})")
+        ax.set_title(title, fontsize=9, loc="left")
+        _finish_panel(ax, top, ylabel)
+    axes[0].legend(fontsize=7, loc=legend_loc)
+    fig.suptitle(suptitle, fontsize=10)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
+    """Cores busy over time, one panel per run, against the usable-cores line."""
+
+    def draw(ax: Axes, label: str, tree: list[TreeSample], xs: list[float], what: str) -> str:
         mine = [cpu_cores(s) for s in tree]
         # The whole machine above the run: the grey band is CPU other processes took meanwhile.
         machine = [sum(float(x) for x in s.get("per_core") or []) / 100.0 for s in tree]
@@ -105,38 +129,29 @@ def cpu_plot(d: Diagnosis, path: Path) -> Path | None:
             lw=1.6,
             label="this run",
         )
-        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({what})")
+        obs = d.observations[label]
         mean = (
             ""
             if obs.cpu_cores_mean is None
             else f" — mean {obs.cpu_cores_mean:.1f} of {what}"
         )
-        ax.set_title(f"{label}{mean}", fontsize=9, loc="left")
-        _finish_panel(ax, top, "cores busy")
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("CPU use over time, in cores (one core fully busy = 1)", fontsize=10)
-    fig.savefig(path, dpi=110)
-    return path
+        return f"{label}{mean}"
+
+    return _panels_over_time(d, path, cpu_cores, "cores busy", draw, "lower right",
+                             "CPU use over time, in cores (one core fully busy = 1)")
 
 
 def threads_plot(d: Diagnosis, path: Path) -> Path | None:
     """Threads alive and threads runnable over time, one panel per run, against the cores."""
-    trees = _trees(d)
-    if not trees:
-        return None
-    fig, axes = _figure(len(trees))
-    # One y scale for every panel, so thread counts compare across runs at a glance.
-    top = max(*(_capacity(d, lb)[0] for lb in trees),
-              *(int(s.get("n_threads") or 0) for tree in trees.values() for s in tree)) * 1.15
-    for ax, (label, tree) in zip(axes, trees.items(), strict=True):
-        cores, what = _capacity(d, label)
-        t0 = _t0(d, label, tree)
-        xs = [float(s["t"]) - t0 for s in tree]
+
+    def alive(s: TreeSample) -> int:
+        return int(s.get("n_threads") or 0)
+
+    def draw(ax: Axes, label: str, tree: list[TreeSample], xs: list[float], what: str) -> str:
         color = KIND_COLORS.get(d.contexts[label].kind, "#999999")
-        _shade_work(ax, d, label, t0)
         ax.plot(
             xs,
-            [int(s.get("n_threads") or 0) for s in tree],
+            [alive(s) for s in tree],
             color=color,
             lw=1.6,
             label="threads alive",
@@ -149,17 +164,11 @@ def threads_plot(d: Diagnosis, path: Path) -> Path | None:
             ls=":",
             label="threads runnable",
         )
-        ax.axhline(cores, color=CAPACITY_COLOR, ls="--", lw=1, label=f"capacity ({what})")
-        ax.set_title(
-            f"{label} — peak {max(int(s.get('n_threads') or 0) for s in tree)} threads",
-            fontsize=9,
-            loc="left",
-        )
-        _finish_panel(ax, top, "threads")
-    axes[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Threads over time (all processes of the run)", fontsize=10)
-    fig.savefig(path, dpi=110)
-    return path
+        return f"{label} — peak {max(alive(s) for s in tree)} threads"
+
+    # One y scale for every panel, so thread counts compare across runs at a glance.
+    return _panels_over_time(d, path, alive, "threads", draw, "upper right",
+                             "Threads over time (all processes of the run)")
 
 
 def throughput_plot(d: Diagnosis, path: Path) -> Path | None:

@@ -62,17 +62,18 @@ class Reaper:
             with contextlib.suppress(psutil.Error):
                 p.kill()
         psutil.wait_procs(still, timeout=grace)
-        self._reap_zombies()
+        reap_zombies()
         return len(procs)
 
-    @staticmethod
-    def _reap_zombies() -> None:
-        # As a subreaper we inherit orphans; collect their exit status so none stays a zombie.
-        deadline = time.time() + 1.0
-        while time.time() < deadline:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+
+def reap_zombies() -> None:
+    """Collect the exit status of every child that has ended (a subreaper inherits orphans), so
+    none stays a zombie; at most about a second, should ended children keep coming."""
+    deadline = time.time() + 1.0
+    while time.time() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

@@ -81,6 +81,15 @@ def ray_session(request: pytest.FixtureRequest) -> Iterator[None]:
 
 STRATEGIES = [pytest.param(n, marks=[pytest.mark.ray] if n == "ray" else [], id=n) for n in TARGET_MS]
 
+
+@pytest.fixture(params=STRATEGIES)
+def name(request: pytest.FixtureRequest) -> str:
+    """Each parallel strategy by name; ray's with its warm session."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    return str(request.param)
+
+
 def _run(name: str, n_trials: int, out: Path, objective_ref: str = NOOP, **config: Any) -> float:
     ctx = make_context(name, n_trials, out, objective_ref, **config)
     started = time.perf_counter()
@@ -91,23 +100,26 @@ def _run(name: str, n_trials: int, out: Path, objective_ref: str = NOOP, **confi
     return elapsed
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", STRATEGIES)
-def test_dispatch_overhead_per_trial(
-    name: str, benchmark: Any, tmp_path: Path, request: pytest.FixtureRequest,
-) -> None:
-    if name == "ray":
-        request.getfixturevalue("ray_session")
-    small, big = N_TRIALS[name]
-    rounds = iter(range(10_000))
-    big_times: list[float] = []
+def _benchmarked_big_runs(
+    benchmark: Any, group: str, name: str, rounds: int, out: Path, objective_ref: str = NOOP,
+) -> list[float]:
+    """`rounds` runs of the big trial count under the benchmark (in out/0, out/1, ...); their times."""
+    big = N_TRIALS[name][1]
+    times: list[float] = []
 
     def one_big_run() -> None:
-        big_times.append(_run(name, big, tmp_path / f"big-{next(rounds)}"))
+        times.append(_run(name, big, out / str(len(times)), objective_ref))
 
-    benchmark.group = "dispatch"
+    benchmark.group = group
     benchmark.extra_info["trials"] = big
-    benchmark.pedantic(one_big_run, rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(one_big_run, rounds=rounds, iterations=1)
+    return times
+
+
+@pytest.mark.slow
+def test_dispatch_overhead_per_trial(name: str, benchmark: Any, tmp_path: Path) -> None:
+    small, big = N_TRIALS[name]
+    big_times = _benchmarked_big_runs(benchmark, "dispatch", name, ROUNDS, tmp_path / "big")
     if benchmark.disabled:
         return
     small_time = min(_run(name, small, tmp_path / f"small-{i}") for i in range(ROUNDS))
@@ -139,22 +151,9 @@ def _marginal_ms(name: str, out: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", STRATEGIES)
-def test_define_by_run_extra_cost_per_trial(
-    name: str, benchmark: Any, tmp_path: Path, request: pytest.FixtureRequest,
-) -> None:
-    if name == "ray":
-        request.getfixturevalue("ray_session")
-    small, big = N_TRIALS[name]
-    rounds = iter(range(10_000))
-
-    def one_big_run() -> None:
-        _run(name, big, tmp_path / f"warm-{next(rounds)}", DBR)
-
-    benchmark.group = "define-by-run"
-    benchmark.extra_info["trials"] = big
-    benchmark.pedantic(one_big_run, rounds=1, iterations=1)
-    rows = read_jsonl(tmp_path / "warm-0" / "trials.jsonl", check_trial)
+def test_define_by_run_extra_cost_per_trial(name: str, benchmark: Any, tmp_path: Path) -> None:
+    _benchmarked_big_runs(benchmark, "define-by-run", name, 1, tmp_path / "warm", DBR)
+    rows = read_jsonl(tmp_path / "warm" / "0" / "trials.jsonl", check_trial)
     assert all(set(r["params"]) == {f"x{i}" for i in range(5)} for r in rows)  # the parent's
     if benchmark.disabled:
         return

@@ -11,15 +11,10 @@ directory, a symlink loop or nothing. The example budget is the hypothesis profi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -28,6 +23,7 @@ from hypothesis import strategies as st
 
 from bench.cli import main
 from tests.support import synthetic as S
+from tests.support.damaged import SPECIAL, bounded, place, valid_sim
 from tests.support.runs import REPO
 
 # One example must finish well inside this, or it is a hang (the FIFO case used to block forever).
@@ -37,9 +33,7 @@ RULES = '[gate.pool]\nmin_processes = 2\nmin_speedup = 0.5\nforbid = ["OVERSUBSC
 
 
 def _sim() -> tuple[S.Sim, dict[str, Any]]:
-    sim = S.Sim()
-    S.simulate(sim, "sequential", trials=2, trial_s=1.0, stacks={"gil": 1, "idle": 1})
-    S.simulate(sim, "pool", start=10, workers=2, separate_pids=True, trials=2, trial_s=1.0)
+    sim = valid_sim(stacks={"gil": 1, "idle": 1})
     sim.samples.append({"kind": "note", "run": "pool", "t": S.T0, "probe": "stack", "level": "info",
                         "message": "a note"})
     meta = S.meta()
@@ -103,7 +97,7 @@ def _content(valid: list[dict[str, Any]], data: st.DataObject, name: str) -> byt
     if how == "keep":
         return "".join(json.dumps(r) + "\n" for r in valid).encode()
     if how == "special":
-        return data.draw(st.sampled_from(["fifo", "dir", "loop", "missing"]), label=f"{name} kind")
+        return data.draw(st.sampled_from(SPECIAL), label=f"{name} kind")
     if how == "bytes":
         return data.draw(st.binary(max_size=200), label=f"{name} bytes")
     lines = [json.dumps(r) for r in valid]
@@ -117,65 +111,33 @@ def _content(valid: list[dict[str, Any]], data: st.DataObject, name: str) -> byt
     return ("\n".join(lines) + "\n").encode()
 
 
-def _place(path: Path, content: bytes | str) -> None:
-    if path.exists() or path.is_symlink():
-        path.unlink()
-    if content == "fifo":
-        os.mkfifo(path)
-    elif content == "dir":
-        path.mkdir()
-    elif content == "loop":
-        path.symlink_to(path)
-    elif content != "missing":
-        assert isinstance(content, bytes)
-        path.write_bytes(content)
-
-
 def _damaged(root: Path, data: st.DataObject, sweep: bool) -> Path:
     rd = S.write(SIM, root / "r", META)
     meta_how = data.draw(st.sampled_from(["keep"] * 5 + ["mutate"] * 3 + ["junk", "bytes", "special"]),
                          label="run.json")
     if meta_how == "mutate":
-        _place(rd / "run.json", json.dumps(_mutate(META, data)).encode())
+        place(rd / "run.json", json.dumps(_mutate(META, data)).encode())
     elif meta_how == "junk":
-        _place(rd / "run.json", json.dumps(data.draw(json_values, label="run.json value")).encode())
+        place(rd / "run.json", json.dumps(data.draw(json_values, label="run.json value")).encode())
     elif meta_how == "bytes":
-        _place(rd / "run.json", data.draw(st.binary(max_size=200), label="run.json bytes"))
+        place(rd / "run.json", data.draw(st.binary(max_size=200), label="run.json bytes"))
     elif meta_how == "special":
-        _place(rd / "run.json", data.draw(st.sampled_from(["fifo", "dir", "loop", "missing"]), label="kind"))
+        place(rd / "run.json", data.draw(st.sampled_from(SPECIAL), label="kind"))
     by_file = {"runs.jsonl": SIM.runs, "trials.jsonl": SIM.trials, "samples.jsonl": SIM.samples,
                "heartbeats.jsonl": SIM.heartbeats}
     for name in FILES:
-        _place(rd / name, _content(by_file[name], data, name))
+        place(rd / name, _content(by_file[name], data, name))
     if sweep:
         how = data.draw(st.sampled_from(["mutate", "junk", "bytes", "special", "keep"]), label="sweep.json")
         content: bytes | str = {
             "mutate": lambda: json.dumps(_mutate(SWEEP, data)).encode(),
             "junk": lambda: json.dumps(data.draw(json_values, label="sweep value")).encode(),
             "bytes": lambda: data.draw(st.binary(max_size=200), label="sweep bytes"),
-            "special": lambda: data.draw(st.sampled_from(["fifo", "dir", "loop", "missing"]), label="sweep kind"),
+            "special": lambda: data.draw(st.sampled_from(SPECIAL), label="sweep kind"),
             "keep": lambda: json.dumps(SWEEP).encode(),
         }[how]()
-        _place(root / "sweep.json", content)
+        place(root / "sweep.json", content)
     return rd
-
-
-class Hung(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _bounded(seconds: int) -> Iterator[None]:
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise Hung(f"one example ran past {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _check_outcome(code: int, err: str, allowed: set[int]) -> None:
@@ -204,7 +166,7 @@ def test_gate_on_damaged_results_passes_fails_or_says_why(
         rd = _damaged(root, data, sweep=False)
         (root / "gate.toml").write_text(RULES)
         capfd.readouterr()
-        with _bounded(EXAMPLE_LIMIT_S):
+        with bounded(EXAMPLE_LIMIT_S):
             code = main(["gate", str(rd), "--config", str(root / "gate.toml"), "--summary", str(root / "gate.md")])
         err = capfd.readouterr().err
         _check_outcome(code, err, {0, 1, 2})
@@ -224,7 +186,7 @@ def test_report_on_damaged_results_writes_or_says_why(
         sweep = data.draw(st.booleans(), label="--sweep")
         rd = _damaged(root, data, sweep=sweep)
         capfd.readouterr()
-        with _bounded(EXAMPLE_LIMIT_S):
+        with bounded(EXAMPLE_LIMIT_S):
             code = main(["report", str(rd), "--out", str(root / "out" / "report.md"),
                          *(["--sweep", str(root / "sweep.json")] if sweep else [])])
         err = capfd.readouterr().err

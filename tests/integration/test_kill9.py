@@ -16,8 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.run.reaper import reap_zombies
 from bench.strategies import names
-from tests.support.processes import descendants, reap_zombies, running
+from tests.support.processes import descendants, running
 from tests.support.runs import REPO, TINY
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 
 from bench.analysis.diagnose import run_metrics
 from bench.report.json_out import schema
-from tests.support.processes import reap_zombies
+from bench.run.reaper import reap_zombies
 from tests.support.runs import REPO, read_jsonl
 
 SCRIPTS = REPO / "tests" / "scripts"

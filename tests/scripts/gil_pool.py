@@ -7,13 +7,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-
-def task(deadline: float) -> int:
-    x = 0
-    while time.monotonic() < deadline:
-        for i in range(10_000):
-            x = (x * 31 + i) % 1_000_003
-    return x
+from busy_pool import burn
 
 
 def main() -> None:
@@ -21,7 +15,7 @@ def main() -> None:
     max_s = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
     deadline = time.monotonic() + max_s
     with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(task, deadline) for _ in range(n)]
+        futures = [pool.submit(burn, deadline) for _ in range(n)]
         print("ready", flush=True)
         for f in futures:
             f.result()

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import exempt_roots, free_port, reap_zombies
+from bench.run.reaper import reap_zombies
+from tests.support.processes import exempt_roots, free_port
 
 SERVER_USER = "postgres"  # the Debian package's system user
 START_TIMEOUT_S = 60

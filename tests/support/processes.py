@@ -4,11 +4,12 @@ descendants, which of them may outlive a test by design, and how to end a tree."
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import time
 
 import psutil
+
+from bench.run.reaper import reap_zombies
 
 # Processes that live as long as the interpreter that started them, by design (one per process,
 # not per run): multiprocessing's and loky's resource trackers, the forkserver.
@@ -35,17 +36,6 @@ def exempt(p: psutil.Process) -> bool:
         return any(a.pid in exempt_roots for a in p.parents()) or p.pid in exempt_roots
     except psutil.Error:
         return True
-
-
-def reap_zombies() -> None:
-    # As a subreaper, pytest inherits orphans; collect their exit status.
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def free_port() -> int:

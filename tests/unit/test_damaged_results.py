@@ -4,50 +4,25 @@ skipped with a count; text from the results is escaped and cut in report.md and 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import stat
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 from bench.cli import main
 from tests.support import synthetic as S
+from tests.support.damaged import bounded, place, valid_sim
 
 GATE_RULES = '[gate.pool]\nmin_processes = 2\nforbid = ["OVERSUBSCRIBED"]\n'
 HOSTILE = "x`<img src=x onerror=alert(1)>`**b**"
-
-
-class Hung(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def bounded(seconds: int = 20) -> Iterator[None]:
-    """Fail (not hang) when the block blocks: the old reader waited forever on a FIFO."""
-
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+BOUND_S = 20  # the old reader waited forever on a FIFO
 
 
 def results(tmp_path: Path, name: str = "r", **meta: object) -> Path:
-    sim = S.Sim()
-    S.simulate(sim, "sequential", trials=2, trial_s=1.0)
-    S.simulate(sim, "pool", start=10, workers=2, separate_pids=True, trials=2, trial_s=1.0)
-    return S.write(sim, tmp_path / name, {**S.meta(), **meta})
+    return S.write(valid_sim(), tmp_path / name, {**S.meta(), **meta})
 
 
 def gate_rules(tmp_path: Path, text: str = GATE_RULES) -> Path:
@@ -57,13 +32,13 @@ def gate_rules(tmp_path: Path, text: str = GATE_RULES) -> Path:
 
 
 def run_report(rd: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
-    with bounded():
+    with bounded(BOUND_S):
         code = main(["report", str(rd), "--out", str(rd.parent / "out" / "report.md"), *extra])
     return code, capsys.readouterr().err
 
 
 def run_gate(rd: Path, rules: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
-    with bounded():
+    with bounded(BOUND_S):
         code = main(["gate", str(rd), "--config", str(rules), "--summary", str(rd.parent / "gate.md"), *extra])
     return code, capsys.readouterr().err
 
@@ -78,6 +53,14 @@ def one_error_line(err: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("bench: error: "), err
     assert "Traceback" not in err
     return lines[0]
+
+
+def both_refuse(rd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], says: str) -> None:
+    """`bench report` and `bench gate` on `rd` each exit 2 with one error line that says `says`."""
+    code, err = run_report(rd, capsys)
+    assert code == 2 and says in one_error_line(err)
+    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
+    assert code == 2 and says in one_error_line(err)
 
 
 # --- run.json ----------------------------------------------------------------------------------
@@ -99,26 +82,16 @@ def test_a_damaged_run_json_is_one_line_and_exit_2(
 ) -> None:
     rd = results(tmp_path)
     (rd / "run.json").write_bytes(content)
-    code, err = run_report(rd, capsys)
-    assert code == 2 and says in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and says in one_error_line(err)
+    both_refuse(rd, tmp_path, capsys, says)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "directory"])
+@pytest.mark.parametrize("kind", ["fifo", "dir"], ids=["fifo", "directory"])
 def test_run_json_that_is_not_a_regular_file_is_refused_without_blocking(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
     rd = results(tmp_path)
-    (rd / "run.json").unlink()
-    if kind == "fifo":
-        os.mkfifo(rd / "run.json")
-    else:
-        (rd / "run.json").mkdir()
-    code, err = run_report(rd, capsys)
-    assert code == 2 and "not a regular file" in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and "not a regular file" in one_error_line(err)
+    place(rd / "run.json", kind)
+    both_refuse(rd, tmp_path, capsys, "not a regular file")
 
 
 # --- JSONL files -------------------------------------------------------------------------------
@@ -141,23 +114,13 @@ def test_lines_that_are_not_records_are_skipped_with_a_count(
     assert code == 0 and "3 lines skipped in trials.jsonl" in err
 
 
-@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink-loop"])
+@pytest.mark.parametrize("kind", ["dir", "fifo", "loop"], ids=["directory", "fifo", "symlink-loop"])
 def test_a_jsonl_path_that_cannot_be_read_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
     rd = results(tmp_path)
-    target = rd / "trials.jsonl"
-    target.unlink()
-    if kind == "directory":
-        target.mkdir()
-    elif kind == "fifo":
-        os.mkfifo(target)
-    else:
-        target.symlink_to(target)
-    code, err = run_report(rd, capsys)
-    assert code == 2 and "trials.jsonl" in one_error_line(err)
-    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
-    assert code == 2 and "trials.jsonl" in one_error_line(err)
+    place(rd / "trials.jsonl", kind)
+    both_refuse(rd, tmp_path, capsys, "trials.jsonl")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")

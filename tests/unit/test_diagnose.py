@@ -91,18 +91,7 @@ def test_gil_bound_inferred_from_cpu_without_stacks() -> None:
 def test_threads_that_use_two_cores_are_not_gil_bound() -> None:
     sim = with_baseline()
     # native code releasing the GIL: 2 trials in one process, 200 % CPU, trials as fast as alone
-    S.simulate(
-        sim,
-        "optuna-threads",
-        start=20,
-        workers=2,
-        slots=2,
-        trials=4,
-        trial_s=2.0,
-        proc_cpu=200.0,
-        busy_threads=2,
-        stacks={"native": 2, "idle": 1},
-    )
+    S.optuna_threads_run(sim, trial_s=2.0, proc_cpu=200.0, stacks={"native": 2, "idle": 1})
     got = codes(recorded(sim))["optuna-threads"]
     assert F.GIL_BOUND not in got
     # the trials are still threads, a fact worth knowing but not a problem at 100 % efficiency
