@@ -190,7 +190,11 @@ def test_session_stop_is_prompt_and_idempotent() -> None:
         records = Records()
         session = ProbeSession(proc.pid, records, interval=0.2, stack_interval=0.2)
         session.start()
-        time.sleep(1.0)
+        # Until each of the three Python processes has been dumped once (a loaded machine makes
+        # py-spy slow), so stop() lands in the middle of sampling, not before it got going.
+        deadline = time.monotonic() + 60
+        while len({s["pid"] for s in records.of("stack")}) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
         t0 = time.monotonic()
         session.stop()
         took = time.monotonic() - t0

@@ -140,11 +140,14 @@ def test_ray_run_spans_both_nodes_with_a_probe_on_each(two_nodes: Any, bench_run
     row = next(x for x in md.splitlines() if x.startswith("| `ray` |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     expected, busy, ran = (int(x) for x in cells[2].split("(")[0].split()[-5::2])
-    assert (expected, ran) == (2, 2) and busy >= 2, row
+    assert (expected, ran) == (2, 2), row
+    # Both workers busy in one sample: only where nothing else took the cores (on a loaded
+    # machine each worker gets a fraction of one and may never reach "busy" in the same sample).
+    assert busy >= 2 or "CONTENDED" in row, row
     assert cells[2].endswith("(2 nodes)"), row
     d = analyse(Recorded.load(res.path))
     assert (d.observations["ray"].nodes, d.observations["ray"].usable_cores) == (2, 2)
-    assert d.processes_seen("ray") >= 2
+    assert d.processes_seen("ray") >= 2 or "CONTENDED" in row
     assert "summed over the 2 nodes' probe samples" in md
 
     # Nothing of the run outlives it: the driver, its trial workers and the probe actors are gone
