@@ -202,7 +202,10 @@ def test_ctrl_c_ends_the_watch_and_still_writes_the_report(tmp_path: Path, until
         argv = [sys.executable, "-m", "bench", "attach", "--pid", str(proc.pid), "--no-stacks",
                 "--interval", "0.25", "--out", str(out)]
         argv += ["--until-exit"] if until_exit else ["--duration", "30"]
-        watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Ctrl-C's default action even when this test runs with SIGINT ignored (a background job
+        # of a script: Python then installs no KeyboardInterrupt handler, as it should).
+        watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not (out / "samples.jsonl").exists():
