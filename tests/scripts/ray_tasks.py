@@ -29,11 +29,13 @@ def main() -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ray_tasks.{os.getpid()}")
     refs = [spin.remote(max_s, marker) for _ in range(2)]
-    deadline = time.time() + 60
+    # "ready" only once both tasks spin: on a loaded machine Ray's workers take long to start,
+    # and a test that samples them before would see idle workers.
+    deadline = time.time() + 170
     folder, prefix = os.path.split(marker)
-    while time.time() < deadline:
-        if sum(1 for f in os.listdir(folder) if f.startswith(prefix + ".")) >= 2:
-            break
+    while sum(1 for f in os.listdir(folder) if f.startswith(prefix + ".")) < 2:
+        if time.time() > deadline:
+            sys.exit("ray_tasks: the two tasks did not start within 170 s")
         time.sleep(0.1)
     print("ready", flush=True)
     ray.get(refs)
