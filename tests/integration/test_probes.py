@@ -55,8 +55,12 @@ def test_tree_sees_the_threads_of_one_process() -> None:
     (root,) = sample["procs"]
     assert root["is_root"] and root["pid"] == proc.pid
     assert "busy_threads.py" in first["procs"][0]["cmd"] and "cmd" not in root  # once listed
-    # only threads that ran are listed: the 3 spinning ones, not the main thread in join()
-    assert len(root["threads"]) == 3 and proc.pid not in {t["tid"] for t in root["threads"]}
+    # only threads that ran are listed: the 3 spinning ones, busiest first; the main thread only
+    # if it ran at all in the interval (it may just have printed "ready"), and then barely
+    busiest = sorted(root["threads"], key=lambda t: -t["cpu_pct"])
+    assert len(busiest) in (3, 4) and proc.pid not in {t["tid"] for t in busiest[:3]}, busiest
+    assert all(t["cpu_pct"] > 10 for t in busiest[:3]), busiest
+    assert all(t["tid"] == proc.pid and t["cpu_pct"] < 5 for t in busiest[3:]), busiest
     assert sample["capacity_pct"] == 100.0 * sample["usable_cores"]
     assert len(sample["per_core"]) == psutil.cpu_count()
 
