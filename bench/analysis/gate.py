@@ -133,29 +133,37 @@ def evaluate(
     for label in [k for k in rules if k != "default" and k not in metrics]:
         if rules[label].required:
             checks.append(Check(label, "present", "missing", "run must be in the results", False))
-    base_seq = (baseline or {}).get(SEQUENTIAL)
+    seq = _divisor(metrics)
+    base_seq = _divisor(baseline or {})
     for label in labels:
         m = metrics[label]
-        ratio = _contention([(label, m), (SEQUENTIAL, metrics.get(SEQUENTIAL))])
+        base = (baseline or {}).get(label)
+        ratio = _contention([(label, m), seq])
+        drop = _contention([(label, m), seq, (f"the baseline's {label}", base),
+                            (f"the baseline's {base_seq[0]}", base_seq[1])])
         for rs in [r for r in (default, rules.get(label)) if r is not None]:
-            base = (baseline or {}).get(label)
-            drop = _contention([(label, m), (SEQUENTIAL, metrics.get(SEQUENTIAL)),
-                                (f"the baseline's {label}", base),
-                                (f"the baseline's {SEQUENTIAL}", base_seq)])
             checks.extend(_apply(label, rs, m, base, ratio, drop))
     return checks
 
 
-SEQUENTIAL = "sequential"  # the run every speedup is divided by
-CONTENDED = "CONTENDED"
+def _divisor(metrics: Mapping[str, Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:
+    """The run speedups are divided by, chosen as the summary chooses it: the first sequential
+    run with a throughput (label and metrics; no metrics when there is none)."""
+    return next(
+        ((label, m) for label, m in metrics.items()
+         if m.get("strategy") == "sequential" and m.get("throughput")),
+        ("sequential", None),
+    )
 
 
 def _contention(runs: list[tuple[str, Mapping[str, Any] | None]]) -> str:
     """Why a ratio over these runs cannot be judged: which of them ran contended, and how much of
     the cores others took ("" when none did)."""
+    from bench.analysis.diagnose.findings import contended
+
     parts = []
     for name, m in runs:
-        if m is None or CONTENDED not in (m.get("findings") or ()):
+        if m is None or contended.CODE not in (m.get("findings") or ()):
             continue
         share = m.get("foreign_share")
         took = f" ({share:.0%} of the cores)" if isinstance(share, (int, float)) else ""

@@ -12,7 +12,8 @@ from bench.report.gate_md import render_markdown
 
 METRICS = {
     "sequential": {
-        "strategy": "sequential", "speedup": 1.0, "efficiency": 1.0, "processes_seen": 1, "findings": ["HEALTHY"]
+        "strategy": "sequential", "throughput": 0.5, "speedup": 1.0, "efficiency": 1.0, "processes_seen": 1,
+        "findings": ["HEALTHY"]
     },
     "pool": {"strategy": "pool", "speedup": 1.85, "efficiency": 0.92, "processes_seen": 2, "findings": ["HEALTHY"]},
     "optuna-threads": {"strategy": "optuna-threads", "speedup": 1.02, "efficiency": 0.51, "processes_seen": 1,
