@@ -108,6 +108,7 @@ def _first_error_line(stderr: str) -> str:
             return line.removeprefix("Error: ")
     return "py-spy failed without a message"
 
+
 # A dump's py-spy gets the parent-death signal (util-linux's setpriv sets it, then execs py-spy;
 # no preexec_fn, which is unsafe in a threaded process): if whoever started it is killed -9, it
 # does not outlive it. Linux sends it when the starting *thread* ends; `dump` waits for py-spy
