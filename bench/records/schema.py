@@ -22,7 +22,7 @@ import re
 from functools import cache
 from typing import Annotated, Any, Required, cast
 
-from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from bench.records.files import json_type
@@ -30,6 +30,12 @@ from bench.records.files import json_type
 # NaN and infinity are refused: no writer records them (a NaN objective value is a failed trial
 # with value null), so one in a time or CPU field is damage that would poison every mean.
 _CONFIG = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
+# A measured number (a time, CPU seconds or percent, a count per second): finite, and within a
+# bound no measurement reaches (epoch seconds are ~2e9), so that sums, rates and axis limits
+# computed from damaged records cannot overflow to infinity (1e308 + 1e308). A trial's value is
+# the objective's own number and is not bounded.
+MEASURE_MAX = 1e15
+Measure = Annotated[float, Field(ge=-MEASURE_MAX, le=MEASURE_MAX)]
 # A fit's goodness figures may be infinite (a fit that did not converge).
 _FIT_CONFIG = ConfigDict(strict=True, extra="allow", allow_inf_nan=True)
 
@@ -59,8 +65,8 @@ class TrialRow(TypedDict, total=False):
     state: Token
     value: float | None
     params: dict[str, Any]
-    start: Required[float]
-    end: Required[float]
+    start: Required[Measure]
+    end: Required[Measure]
     pid: int
     pids: list[int] | None
     worker: str
@@ -69,7 +75,7 @@ class TrialRow(TypedDict, total=False):
     error: str | None
     node: str | None
     # Wall time of the trial's storage calls (ask, tell, suggest, report), where timed.
-    storage_s: float | None
+    storage_s: Measure | None
     # A watched program's trials (bench watch's tracer): how the trial was run, by which
     # process and thread, in which study.
     mode: str
@@ -94,10 +100,10 @@ class RunRow(TypedDict, total=False):
     workers: int
     threads: int | None
     pid: int
-    process_start: float | None
-    start: float
-    end: float
-    wall: float
+    process_start: Measure | None
+    start: Measure
+    end: Measure
+    wall: Measure
     trials_asked: int
     trials_told: int
     trials_cancelled: int
@@ -118,7 +124,7 @@ class RunRow(TypedDict, total=False):
 class Heartbeat(TypedDict, total=False):
     """Progress from inside a trial (bench.trial.heartbeat)."""
 
-    t: float
+    t: Measure
     run: Label
     pid: int
     tid: int
@@ -132,8 +138,8 @@ class Heartbeat(TypedDict, total=False):
 @with_config(_CONFIG)
 class ThreadCpu(TypedDict, total=False):
     tid: int
-    cpu_s: float
-    cpu_pct: float
+    cpu_s: Measure
+    cpu_pct: Measure
 
 
 @with_config(_CONFIG)
@@ -145,7 +151,7 @@ class ProcRow(TypedDict, total=False):
     name: str
     cmd: str
     status: str
-    cpu_pct: float
+    cpu_pct: Measure
     num_threads: int
     rss: int
     ctx_vol: int
@@ -166,17 +172,17 @@ class TreeSample(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: Required[float]
+    t: Required[Measure]
     root: int
-    interval: float
+    interval: Measure
     n_procs: int
     n_threads: int
-    cpu_pct_total: float
-    capacity_pct: float
+    cpu_pct_total: Measure
+    capacity_pct: Measure
     usable_cores: int
-    per_core: list[float]
-    load1: float
-    unattributed_cpu_s: float
+    per_core: list[Measure]
+    load1: Measure
+    unattributed_cpu_s: Measure
     unattributed_method: str
     ctx_invol_delta: int
     ctx_vol_delta: int
@@ -184,31 +190,31 @@ class TreeSample(TypedDict, total=False):
     node_id: str | None
     node_ip: str | None
     hostname: str | None
-    ray_cpus: float | None
+    ray_cpus: Measure | None
     probe_pid: int | None
     workers: list[int]  # a node sample's Ray worker processes (probes.ray_nodes)
     nodes: int  # a cluster's merged sample: the nodes it sums (analysis.diagnose.cluster)
     # The root's own limits: processes left out of `procs` (idle, unchanged), CPU steal, its
     # cgroup's CPU quota in cores and that cgroup's throttling since the previous sample.
     idle_procs: int
-    steal_pct: float | None
-    cpu_quota: float | None
-    throttle: dict[str, float]
+    steal_pct: Measure | None
+    cpu_quota: Measure | None
+    throttle: dict[str, Measure]
 
 
 @with_config(_CONFIG)
 class ThreadWait(TypedDict, total=False):
     """The kernel's view of a thread's waits over a dump (probes.gil.ThreadWait.as_record)."""
 
-    window_s: float
-    run: float
-    queue: float
-    sleep: float
-    switches_s: float
+    window_s: Measure
+    run: Measure
+    queue: Measure
+    sleep: Measure
+    switches_s: Measure
     reads: int
     gil_blocked: int
     other_blocked: int
-    gil_wait: float
+    gil_wait: Measure
 
 
 @with_config(_CONFIG)
@@ -228,7 +234,7 @@ class StackSample(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: Required[float]
+    t: Required[Measure]
     pid: int
     threads: list[StackThread]
     counts: dict[str, int]
@@ -240,7 +246,7 @@ class Note(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: float
+    t: Measure
     probe: Token
     level: Token
     message: str
@@ -252,7 +258,7 @@ class OtherSample(TypedDict, total=False):
 
     kind: Token
     run: Label
-    t: float
+    t: Measure
 
 
 Sample = TreeSample | StackSample | Note | OtherSample
@@ -270,7 +276,7 @@ class Machine(TypedDict, total=False):
     physical_cores: int
     smt: bool
     usable_cores: int
-    cgroup_cpu_limit: float | None
+    cgroup_cpu_limit: Measure | None
     memory_bytes: int
     platform: str
     python: str
@@ -299,14 +305,14 @@ class RunMeta(TypedDict, total=False):
 
     schema_version: int
     run_id: str
-    created: float
-    end: float | None
+    created: Measure
+    end: Measure | None
     corebench_version: str
     command: list[str]
     config: dict[str, Any]
     machine: Machine
     git: GitState
-    deadline: float | None
+    deadline: Measure | None
     plan: list[Label]
     outcomes: list[Outcome]
     # `bench attach` results: the process watched and what was found in it.
@@ -315,7 +321,7 @@ class RunMeta(TypedDict, total=False):
     summary: dict[str, Any]
     # `bench watch` results: how the program ended, and what it left behind that bench stopped.
     watch: dict[str, Any]
-    duration: float | None
+    duration: Measure | None
     leftovers_stopped: list[int]
 
 

@@ -114,6 +114,25 @@ def test_lines_that_are_not_records_are_skipped_with_a_count(
     assert code == 0 and "3 lines skipped in trials.jsonl" in err
 
 
+
+def test_measures_too_large_to_add_up_are_skipped_not_plotted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1e308 is finite, but two of them add to infinity: a CPU figure that size is damage, and it
+    used to reach matplotlib as an infinite axis limit (an internal error, found by the fuzz)."""
+    sim = valid_sim()
+    tree = next(s for s in sim.samples if s.get("kind") == "tree")
+    sim.samples += [{**tree, "t": tree["t"] + 0.1, "unattributed_cpu_s": 1e308},
+                    {**tree, "t": tree["t"] + 0.2, "cpu_pct_total": -1e308}]
+    rd = S.write(sim, tmp_path / "r", S.meta())
+    code, err = run_report(rd, capsys)
+    assert code == 0, err
+    assert "bench: warning: 2 lines skipped in samples.jsonl" in err, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert (rd.parent / "out" / "report.md").is_file()
+    code, err = run_gate(rd, gate_rules(tmp_path), capsys)
+    assert code == 0 and "2 lines skipped in samples.jsonl" in err, err
+
 @pytest.mark.parametrize("kind", ["dir", "fifo", "loop"], ids=["directory", "fifo", "symlink-loop"])
 def test_a_jsonl_path_that_cannot_be_read_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
