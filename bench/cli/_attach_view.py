@@ -73,18 +73,11 @@ class LiveTotals:
         return table
 
 
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
 def watch_until(duration: float, live: LiveTotals, stream: TextIO, tty: bool, pid: int) -> None:
     # `duration` may be infinite (--until-exit): the loops end when the target exits.
     """Until `duration` has passed or the target has exited, showing what the probes see."""
+    from probes.pyspy import alive as _alive
+
     start = time.monotonic()
     end = start + duration
     if tty:
