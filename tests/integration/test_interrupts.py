@@ -13,6 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.run.runner import TERM_GRACE_S
+
 pytestmark = pytest.mark.slow
 
 
@@ -62,6 +64,7 @@ def test_signal_stops_everything_and_keeps_results(
             proc.send_signal(signum)
         t0 = time.time()
         code = proc.wait(timeout=15)
+        stopped_in = time.time() - t0
         gone, alive = psutil.wait_procs(family, timeout=max(0.1, 5 - (time.time() - t0)))
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], f"left running: {alive}"
         assert time.time() - t0 < 10
@@ -79,4 +82,11 @@ def test_signal_stops_everything_and_keeps_results(
     runs = [json.loads(line) for line in (out / "r" / "runs.jsonl").read_text().splitlines()]
     record = next(r for r in runs if r["run"] == strategy)
     # One Ctrl-C is one signal (the child is not in the terminal's process group; bench forwards it).
-    assert (record["status"], record["reason"]) == ("interrupted", f"signal {signum}")
+    # A child that has not stopped TERM_GRACE_S after it is told gets bench's own SIGTERM, and its
+    # record says so: on a loaded machine, journal workers can take that long to stop.
+    assert record["status"] == "interrupted", record
+    escalated = f"signal {signum}, then signal {signal.SIGTERM}: stopped without waiting for the trials"
+    if record["reason"] == escalated:
+        assert stopped_in > TERM_GRACE_S, (stopped_in, record)
+    else:
+        assert record["reason"] == f"signal {signum}", record
