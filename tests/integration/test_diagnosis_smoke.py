@@ -1,6 +1,6 @@
 """The diagnosis on a real smoke search at W=2: the original script's threads are caught by the GIL,
-the pool with its threads limited is healthy, and the pool with unlimited threads is flagged when
-it is slower.
+and the pool with its threads limited is healthy. (The pool with unlimited threads, flagged when
+it is slower, is checked on the gate's smoke run: tests/integration/test_gate_smoke.py.)
 
 The findings come from the recorded files alone (`bench.analysis.diagnose.analyse`), as the report's do.
 """
@@ -22,12 +22,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def diagnosis(tmp_path_factory: pytest.TempPathFactory) -> Diagnosis:
     out = tmp_path_factory.mktemp("diag")
-    # The smoke GA, but 16 trials of 120 generations instead of 4 of 60: the pool's ~2 s of
-    # start-up stays under STARTUP_SHARE_MIN of its wall (else STARTUP_DOMINATED, rightly), and
-    # optuna-threads' work phase holds enough stack dumps (MIN_STACK_SAMPLES).
+    # The smoke GA, but 12 trials of 160 generations instead of 4 of 60: the pool's ~2 s of
+    # start-up stays near a sixth of its ~12 s wall, below STARTUP_SHARE_MIN (else
+    # STARTUP_DOMINATED, rightly: at 8 trials of 120 it was 26%), and optuna-threads' work phase
+    # holds far more stack dumps than MIN_STACK_SAMPLES. pool@unlimited is not run here: it is
+    # ~7x slower than pool at this size, and its check needs no long run.
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "compare", "--preset", "smoke", "--workers", "2",
-         "--trials", "16", "--generations", "120", "--strategies", "sequential,optuna-threads,pool,pool@unlimited",
+         "--trials", "12", "--generations", "160", "--strategies", "sequential,optuna-threads,pool",
          "-o", str(out), "--name", "diag"],
         capture_output=True, text=True, timeout=600,
     )
@@ -65,14 +67,3 @@ def test_pool_with_limited_threads_is_healthy(diagnosis: Diagnosis) -> None:
     # HEALTHY on a quiet machine; on a loaded one its efficiency may fall below the bar, and the
     # report then says the machine was shared (CONTENDED) rather than blame the strategy.
     assert F.HEALTHY in codes or F.CONTENDED in codes, codes
-
-
-def test_pool_with_unlimited_threads_is_flagged_when_slower(diagnosis: Diagnosis) -> None:
-    contexts = diagnosis.contexts
-    limited, unlimited = contexts["pool"].summary.speedup, contexts["pool@unlimited"].summary.speedup
-    assert limited is not None and unlimited is not None
-    codes = _codes(diagnosis, "pool@unlimited")
-    if unlimited < 0.9 * limited:
-        assert codes & {F.OVERSUBSCRIBED, F.SPIN_WAIT}, (limited, unlimited, codes)
-    else:  # not slower on this run: then nothing may claim it was
-        assert F.OVERSUBSCRIBED not in codes, (limited, unlimited, codes)

@@ -3,6 +3,7 @@
 Regressions are made from recorded data, not invented numbers: the results of `pool@unlimited`
 (or of `optuna-threads`) are relabelled as `pool`, which is what a results dir looks like after
 someone's change forces unlimited threads on the pool (or quietly moves it back to threads).
+The same run shows the diagnosis flag the pool with unlimited threads when it is slower.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bench.analysis.diagnose import analyse
+from bench.analysis.diagnose import findings as F
+from bench.analysis.diagnose.recorded import Recorded
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +119,15 @@ def test_baseline_from_another_machine_is_refused(smoke_run: Path, tmp_path: Pat
     allowed = subprocess.run([*cmd, "--allow-different-machine"], capture_output=True, text=True,
                              timeout=120, cwd=tmp_path)
     assert allowed.returncode in (0, 1) and "baseline" in allowed.stdout
+
+
+def test_pool_with_unlimited_threads_is_flagged_when_slower(smoke_run: Path) -> None:
+    diagnosis = analyse(Recorded.load(smoke_run))
+    contexts = diagnosis.contexts
+    limited, unlimited = contexts["pool"].summary.speedup, contexts["pool@unlimited"].summary.speedup
+    assert limited is not None and unlimited is not None
+    codes = {f.code for f in diagnosis.findings.get("pool@unlimited", [])}
+    if unlimited < 0.9 * limited:
+        assert codes & {F.OVERSUBSCRIBED, F.SPIN_WAIT}, (limited, unlimited, codes)
+    else:  # not slower on this run: then nothing may claim it was
+        assert F.OVERSUBSCRIBED not in codes, (limited, unlimited, codes)
