@@ -71,13 +71,25 @@ def _warnings_as_lines() -> Iterator[None]:
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: TextIO | None = None, line: str | None = None) -> None:
             if issubclass(category, SkippedLinesWarning):
-                print(f"bench: warning: {message}", file=sys.stderr)
+                # The first bad line's reason may quote a damaged file's keys: one line anyway.
+                print(f"bench: warning: {_one_line(str(message))}", file=sys.stderr)
             else:
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
         warnings.simplefilter("always", SkippedLinesWarning)
         yield
+
+
+def _one_line(text: str) -> str:
+    """`text` as one line with no password in it, whatever it holds: a multi-line library error,
+    a URL's password, control characters from a damaged file. str.split breaks at every character
+    splitlines would (\\x1c-\\x1f, \\u2028 ...); what else is not printable (an escape sequence
+    for the terminal, a NUL) is shown escaped."""
+    from probes.redact import redact
+
+    line = " ".join(redact(text).split())
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,11 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(COMMANDS[args.command][0])
             return int(module.run(args))
     except BenchError as exc:
-        from probes.redact import redact
-
-        # One line, whatever the message holds (a multi-line library error, a URL's password).
-        line = " ".join(redact(str(exc)).split())
-        print(f"bench: error: {line}", file=sys.stderr)
+        print(f"bench: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         # with the traceback when asked for.
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
-        print(f"bench: internal error: {type(exc).__name__}: {str(exc)[:300]} "
+        print(f"bench: internal error: {type(exc).__name__}: {_one_line(str(exc)[:300])} "
               f"(a corebench bug; {DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -115,6 +115,28 @@ def test_lines_that_are_not_records_are_skipped_with_a_count(
 
 
 
+def test_control_characters_from_a_damaged_file_stay_on_one_escaped_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key of a damaged record is quoted in the warning (and in run.json's error): \\x1c breaks
+    a line for splitlines, ESC starts a terminal escape sequence (found by the results fuzz)."""
+    rd = results(tmp_path)
+    key = "k\x1cj\x1b[2J\u2028"
+    with (rd / "samples.jsonl").open("a") as fh:
+        fh.write(json.dumps({"kind": "stack", "run": "pool", "t": 1.0, "counts": {key: None}}) + "\n")
+    code, err = run_report(rd, capsys)
+    assert code == 0, err
+    (line,) = err.splitlines()
+    assert line.startswith("bench: warning: 1 line skipped in samples.jsonl") and "\\x1b[2J" in line
+    assert "\x1b" not in err
+    meta = json.loads((rd / "run.json").read_text())
+    meta["machine"]["versions"] = {key: 5}  # a version is a string: the error names this key
+    (rd / "run.json").write_text(json.dumps(meta))
+    for code, err in (run_report(rd, capsys), run_gate(rd, gate_rules(tmp_path), capsys)):
+        assert code == 2 and "machine.versions.k j\\x1b[2J" in one_error_line(err), err
+        assert "\x1b" not in err
+
+
 def test_measures_too_large_to_add_up_are_skipped_not_plotted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
