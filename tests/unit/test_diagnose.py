@@ -195,6 +195,20 @@ def test_cores_taken_by_other_processes_are_contended_not_idle() -> None:
     assert got["sequential"] == [F.CONTENDED, F.HEALTHY]
 
 
+def test_an_efficiency_divided_by_a_contended_baseline_is_not_healthy() -> None:
+    """A pool that is healthy beside a quiet sequential run is not called healthy when that
+    sequential run shared the machine: a slowed baseline inflates the efficiency divided by it."""
+    sim = with_baseline()
+    S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4)
+    assert codes(recorded(sim))["pool"] == [F.HEALTHY]  # the same runs, quiet
+    for s in sim.samples:
+        if s.get("kind") == "tree" and s.get("run") == "sequential":
+            s["per_core"] = [100.0, 100.0]  # others took the core the baseline left
+    got = codes(recorded(sim))
+    assert got["sequential"] == [F.CONTENDED, F.HEALTHY]
+    assert got["pool"] == [], got  # nothing wrong seen, and no health claimed on that evidence
+
+
 # --- STALLED, STARTUP_DOMINATED, DISPATCH_OVERHEAD ---------------------------------------------
 def test_stalled_when_no_progress_for_long() -> None:
     sim = with_baseline()

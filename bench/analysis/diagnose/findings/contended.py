@@ -70,6 +70,11 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     )
 
 
+def is_contended(obs: Observation) -> bool:
+    """The rule's verdict on a run whose findings are not at hand (a run's sequential baseline)."""
+    return rule(obs, RunContext(label="", kind="", workers=1)) is not None
+
+
 def _hosts(obs: Observation, ctx: RunContext) -> Finding | None:
     """CONTENDED on a cluster, host by host: the driver machine's load says nothing of the nodes,
     and a host's cores are not the Ray CPUs the run's figures count, so the most loaded host is

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bench.analysis.diagnose.observe import Observation
 
 from bench.analysis.diagnose.findings.contended import CODE as CONTENDED  # noqa: E402
+from bench.analysis.diagnose.findings.contended import is_contended  # noqa: E402
 
 CODE = "HEALTHY"
 RUNBOOK = "runbooks/HEALTHY.md"
@@ -54,7 +55,13 @@ class Evidence(TypedDict, total=False):
 
 def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | None:
     """No problem found and the useful efficiency is good (the baseline is healthy by design).
-    CONTENDED does not count: it is about the machine, and stands beside HEALTHY as a caution."""
+
+    CONTENDED is about the machine, not the strategy: it stands beside the baseline's HEALTHY, a
+    watched program's and a live job's as a caution. But a useful efficiency measured while the
+    run or its sequential baseline shared the machine is not evidence of health: a contended
+    baseline inflates it (optuna-threads, GIL-bound, measured 135% "efficient" against a
+    sequential run slowed by two CPU hogs), and load hides what the other rules look for (threads
+    queue for a CPU, not the GIL). Such a run gets no HEALTHY; CONTENDED says why."""
     problems = [f for f in others if f.severity in (ERROR, WARNING) and f.code != CONTENDED]
     if problems:
         return None
@@ -77,6 +84,10 @@ def rule(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding | 
     if eff is None and ctx.own_program:
         return _own_program(obs, ctx)
     if eff is None or eff < th.HEALTHY_MIN_EFFICIENCY:
+        return None
+    if any(f.code == CONTENDED for f in others) or (
+        ctx.baseline_obs is not None and is_contended(ctx.baseline_obs)
+    ):
         return None
     ev = {  # an Evidence, as declared in the arm above
         "efficiency": r(eff),
