@@ -64,6 +64,7 @@ def test_optuna_threads_is_threads_not_processes_and_gil_bound(diagnosis: Diagno
 def test_pool_with_limited_threads_is_healthy(diagnosis: Diagnosis) -> None:
     codes = _codes(diagnosis, "pool")
     assert F.GIL_BOUND not in codes and F.THREADS_NOT_PROCESSES not in codes, codes
-    # HEALTHY on a quiet machine; on a loaded one its efficiency may fall below the bar, and the
-    # report then says the machine was shared (CONTENDED) rather than blame the strategy.
-    assert F.HEALTHY in codes or F.CONTENDED in codes, codes
+    # HEALTHY on a quiet machine. When it or the sequential run its efficiency is divided by
+    # shared the machine, the report says so (CONTENDED) and claims no health either way.
+    contended = F.CONTENDED in codes or F.CONTENDED in _codes(diagnosis, "sequential")
+    assert (F.HEALTHY not in codes) if contended else (F.HEALTHY in codes), codes
