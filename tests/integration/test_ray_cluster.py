@@ -33,7 +33,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 # Command-line marks of the run's own processes: the driver, its trial tasks, the node probes.
 RUN_MARKS = ("bench.run.child", "run_trial", "NodeProbe")
-GONE_WAIT_S = 10.0
+# How long Ray may take to end what a run left on the cluster (a quiet machine: 1-3 s).
+GONE_WAIT_S = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +214,12 @@ def test_ctrl_c_or_a_killed_driver_leaves_no_probe_behind(two_nodes: Any, tmp_pa
             while (left := _alive(probes)) and time.time() < deadline:
                 time.sleep(0.2)
             assert not left, (case, left)
-            assert not _run_processes(), (case, _run_processes())
+            # A killed driver's trial workers are Ray's to end once it sees the driver gone: give
+            # them the same time (beside two CPU hogs one was still running just after the probes
+            # had gone).
+            while (rest := _run_processes()) and time.time() < deadline:
+                time.sleep(0.2)
+            assert not rest, (case, rest)
             runs = _jsonl(out / "r" / "runs.jsonl")
             assert runs[-1]["status"] == ("interrupted" if case == "ctrl-c" else "crashed"), runs[-1]
         finally:

@@ -1,6 +1,7 @@
 """Target: a local Ray instance (ray.init in this process) running 2 busy tasks.
 
-Usage: ray_tasks.py [max_seconds]. Needs ray; prints "ready" once both tasks run.
+Usage: ray_tasks.py [max_seconds [pids_file]]. Needs ray; prints "ready" once both tasks run,
+after writing the pids of the two workers running them to pids_file.
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ def main() -> None:
         if time.time() > deadline:
             sys.exit("ray_tasks: the two tasks did not start within 170 s")
         time.sleep(0.1)
+    spinners = []
     for f in os.listdir(folder):  # their work is done; a test kills this process, so now
         if f.startswith(prefix + "."):
+            spinners.append(f.rsplit(".", 1)[1])
             os.unlink(os.path.join(folder, f))
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as fh:
+            fh.write(" ".join(spinners))
     print("ready", flush=True)
     ray.get(refs)
     ray.shutdown()
