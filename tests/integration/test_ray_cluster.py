@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 # Command-line marks of the run's own processes: the driver, its trial tasks, the node probes.
 RUN_MARKS = ("bench.run.child", "run_trial", "NodeProbe")
-# How long Ray may take to end what a run left on the cluster (a quiet machine: 1-3 s).
+# How long Ray may take to end what a run left on the cluster (longest beside CPU hogs).
 GONE_WAIT_S = 30.0
 
 
