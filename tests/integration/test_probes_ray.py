@@ -28,7 +28,7 @@ def test_local_ray_workers_are_in_the_root_tree(tmp_path: Path) -> None:
         # must be in it unless it has exited since.
         workers = ray_worker_pids(proc.pid)
         spinners = {int(pid) for pid in spinning.read_text().split()}
-        used = {w: sum(psutil.Process(w).cpu_times()[:2]) for w in spinners}
+        cpu_s_before = {w: sum(psutil.Process(w).cpu_times()[:2]) for w in spinners}
         t0 = time.monotonic()
         samples = []
         for _ in range(3):
@@ -36,7 +36,7 @@ def test_local_ray_workers_are_in_the_root_tree(tmp_path: Path) -> None:
             samples.append(sampler.sample_once())
         # What the kernel says each spinner used meanwhile, in % of a core.
         used = {w: 100 * (sum(psutil.Process(w).cpu_times()[:2]) - c) / (time.monotonic() - t0)
-                for w, c in used.items()}
+                for w, c in cpu_s_before.items()}
         alive = {w for w in workers if psutil.pid_exists(w)}
     assert first is not None and all(s is not None for s in samples)
     by_pid = {p["pid"]: p for s in [first, *samples] if s for p in s["procs"]}

@@ -39,7 +39,8 @@ def main() -> None:
             sys.exit("ray_tasks: the two tasks did not start within 170 s")
         time.sleep(0.1)
     spinners = []
-    for f in os.listdir(folder):  # their work is done; a test kills this process, so now
+    # The markers have told us both tasks run; remove them now, as a test SIGKILLs this process.
+    for f in os.listdir(folder):
         if f.startswith(prefix + "."):
             spinners.append(f.rsplit(".", 1)[1])
             os.unlink(os.path.join(folder, f))
