@@ -95,7 +95,8 @@ class JoblibLoky(Strategy):
     uses_start_method = False  # loky always starts workers with fork+exec
 
     def run(self, ctx: StrategyContext) -> None:
-        marker_dir = tempfile.mkdtemp(prefix="corebench-loky-")
+        # In the results dir, not /tmp: a run killed with -9 leaves nothing outside `--out`.
+        marker_dir = tempfile.mkdtemp(prefix=".loky-markers-", dir=ctx.results_dir)
         suspects: deque[TrialSpec] = deque()
         self._beats = HeartbeatTail(ctx.heartbeat_path, ctx.label)
         try:

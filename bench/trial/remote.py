@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,12 +55,12 @@ class TrialServer:
 
     def __init__(self, lookup: Callable[[int], Any], host: str | None = None) -> None:
         self._lookup = lookup
-        self._tmp: str | None = None
         key = secrets.token_bytes(16)
         if host is None:
-            # A short path: Unix socket paths are limited to about 100 bytes.
-            self._tmp = tempfile.mkdtemp(prefix="cb-")
-            self._listener = Listener(os.path.join(self._tmp, "s"), "AF_UNIX", authkey=key)
+            # Linux's abstract namespace: no file to create or to leave behind after a kill -9
+            # (anyone may connect, as to a TCP port; the key check turns strangers away).
+            name = f"\0corebench-{os.getpid()}-{secrets.token_hex(8)}"
+            self._listener = Listener(name, "AF_UNIX", authkey=key)
         else:
             self._listener = Listener((host, 0), "AF_INET", authkey=key)
         self.channel = Channel(self._listener.address, key)
@@ -138,15 +136,13 @@ class TrialServer:
         self._closed.set()
         with contextlib.suppress(OSError):
             address = self.channel.address
-            family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+            family = socket.AF_UNIX if isinstance(address, str | bytes) else socket.AF_INET
             with socket.socket(family, socket.SOCK_STREAM) as wake:
                 wake.settimeout(1.0)
                 wake.connect(address)
         self._thread.join(timeout=2.0)
         with contextlib.suppress(Exception):
             self._listener.close()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -172,7 +168,7 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
 def _key(channel: Channel) -> Any:
     # The authkey is new for every server: a later run's server at the same address (a port
     # reused on a Ray cluster whose workers outlive runs) is never taken for an old one.
-    address = channel.address if isinstance(channel.address, str) else tuple(channel.address)
+    address = channel.address if isinstance(channel.address, str | bytes) else tuple(channel.address)
     return address, channel.authkey
 
 

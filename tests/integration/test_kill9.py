@@ -42,19 +42,40 @@ STRATEGIES = [pytest.param(n, marks=pytest.mark.ray) if n == "ray" else n for n 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path, strategy: str) -> None:
+    _kill_9_and_check(tmp_path, strategy, [])
+
+
+def test_a_killed_define_by_run_search_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The user's define-by-run objective: its workers call the parent's trial server, whose
+    socket must not outlive the run either (joblib-loky: its timeout markers too)."""
+    _kill_9_and_check(
+        tmp_path, "joblib-loky", ["--objective", "tests.fixtures.objectives:define_by_run_nap"],
+        while_trials_run=True,
+    )
+
+
+def _kill_9_and_check(
+    tmp_path: Path, strategy: str, extra: list[str], while_trials_run: bool = False,
+) -> None:
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     delay = rng.uniform(0.0, 2.0)
     # Half the time during start-up, half once trials run; Ray always once its instance is up
     # (the processes it starts are the point there).
-    after_a_trial = strategy == "ray" or rng.random() < 0.5
+    after_a_trial = while_trials_run or strategy == "ray" or rng.random() < 0.5
     out, err = tmp_path / "out", tmp_path / "stderr.txt"
     before = set(descendants())
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    # Nothing may be left outside `--out` either: the run's temporary files go where it can see
+    # them. Not for Ray, whose session dir (its sockets among them) is Ray's to keep, under /tmp.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    if strategy != "ray":
+        env["TMPDIR"] = str(scratch)
     with err.open("wb") as err_fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench", "compare", "--strategies", strategy, *TINY,
-             "-n", "8", "-g", "20", "-o", str(out), "--name", "r", "--no-report"],
+             "-n", "8", "-g", "20", *extra, "-o", str(out), "--name", "r", "--no-report"],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err_fh, start_new_session=True,
         )
     try:
@@ -97,6 +118,8 @@ def test_sigkill_of_bench_leaves_no_process_and_readable_results(tmp_path: Path,
     )
     assert report.returncode == 0, report.stderr
     assert (out / "r" / "report.md").is_file()
+    left_in_tmp = sorted(p.name for p in scratch.iterdir())
+    assert not left_in_tmp, f"left in $TMPDIR after kill -9 (seed {seed}): {left_in_tmp}"
 
 
 def test_a_py_spy_dump_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
