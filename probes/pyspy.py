@@ -1,16 +1,18 @@
 """One `py-spy dump --json --nonblocking` of one process: where py-spy is, what its errors mean
 (no permission, the target gone, not Python), and a dump bounded in time that dies with whoever
-started it.
+started it and says what CPU it cost (the probes' own load is not other jobs' load).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypedDict, cast
@@ -122,8 +124,10 @@ def dump(
     py_spy: str | None = None,
     timeout: float = 5.0,
     on_start: Callable[[subprocess.Popen[bytes] | None], None] | None = None,
+    on_cpu: Callable[[float], None] | None = None,
 ) -> list[Thread]:
-    """py-spy's JSON stack dump of one process (one dict per Python thread); raises PySpyError."""
+    """py-spy's JSON stack dump of one process (one dict per Python thread); raises PySpyError.
+    `on_cpu` gets the CPU seconds py-spy used, whatever the outcome, once it has ended."""
     exe = py_spy or find_py_spy()
     if exe is None:
         raise PySpyError("missing", MISSING_HELP)
@@ -145,14 +149,16 @@ def dump(
     if on_start is not None:
         on_start(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = _communicate(proc, timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
         raise PySpyError("timeout", f"py-spy dump of pid {pid} took over {timeout:g} s") from None
     finally:
         if on_start is not None:
             on_start(None)
+        cpu = _reap(proc)
+        if on_cpu is not None and cpu is not None:
+            on_cpu(cpu)
     stderr = err.decode(errors="replace")
     if proc.returncode != 0:
         # A target that is gone explains any error (and must never switch stacks off)
@@ -166,3 +172,49 @@ def dump(
     if not isinstance(traces, list) or not all(isinstance(t, dict) for t in traces):
         raise PySpyError("other", f"unexpected py-spy output for pid {pid}")
     return cast(list[Thread], traces)
+
+
+def _communicate(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
+    """Popen.communicate without its wait: py-spy's output up to the end of both pipes, which
+    `_reap` then collects with its resource usage (Popen's own wait throws that away)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+    return b"".join(chunks[proc.stdout.fileno()]), b"".join(chunks[proc.stderr.fileno()])
+
+
+def _reap(proc: subprocess.Popen[bytes], wait_s: float = 2.0) -> float | None:
+    """Wait for py-spy (its pipes are closed, or it was killed) and return the CPU seconds it
+    used; None when another waiter collected it first (Popen.poll from a stop, a subreaper's
+    sweep). Sets the Popen's returncode either way."""
+    for f in (proc.stdout, proc.stderr):
+        if f is not None:
+            f.close()
+    deadline = time.monotonic() + wait_s
+    while proc.returncode is None:
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            proc.poll()  # collected elsewhere: Popen records what it can
+            return None
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:  # alive with its pipes closed: stop it
+            proc.kill()
+            deadline = time.monotonic() + wait_s
+        time.sleep(0.002)
+    return None

@@ -35,7 +35,8 @@ class ProbeSession:
         self.tags = dict(tags or {})
         self._sink = sink
         self.tree = ProcessTreeSampler(
-            root_pid, self._emit, interval=interval, extra_pids_fn=extra_pids_fn
+            root_pid, self._emit, interval=interval, extra_pids_fn=extra_pids_fn,
+            observer_extra_cpu=self._py_spy_cpu,
         )
         self.stacks: StackSampler | None = None
         if stacks:
@@ -48,6 +49,9 @@ class ProbeSession:
 
     def _emit(self, record: dict[str, Any]) -> None:
         self._sink({**record, **self.tags} if self.tags else record)
+
+    def _py_spy_cpu(self) -> float:
+        return self.stacks.py_spy_cpu_s if self.stacks is not None else 0.0
 
     def _python_pids(self) -> list[int]:
         return self.tree.python_pids() or [self.root_pid]

@@ -88,6 +88,9 @@ class StackSampler(Sampler):
         self._failures: dict[int, int] = {}  # consecutive unexplained failures per pid
         self._popen: subprocess.Popen[bytes] | None = None
         self._popen_lock = threading.Lock()
+        # CPU seconds py-spy has used so far, failed dumps too: the probes' own load, which
+        # the tree sampler's `observer_cpu_s` counts (not other jobs').
+        self.py_spy_cpu_s = 0.0
 
     # life cycle (probes._sampler) -------------------------------------------------------
     def _before_start(self) -> None:
@@ -108,6 +111,9 @@ class StackSampler(Sampler):
             self._popen = proc
             if proc is not None and self.stopping:
                 proc.kill()
+
+    def _spent(self, cpu_s: float) -> None:
+        self.py_spy_cpu_s += cpu_s  # one writer (this sampler's thread); readers take a float
 
     def _targets(self) -> list[int]:
         try:
@@ -138,7 +144,8 @@ class StackSampler(Sampler):
             return None
         t = time.time()
         try:
-            traces = dump(pid, self.py_spy, self.dump_timeout, on_start=self._set_popen)
+            traces = dump(pid, self.py_spy, self.dump_timeout, on_start=self._set_popen,
+                          on_cpu=self._spent)
         except PySpyError as exc:
             self._failed(pid, exc)
             return None

@@ -184,6 +184,7 @@ class TreeSample(TypedDict, total=False):
     load1: Measure
     unattributed_cpu_s: Measure
     unattributed_method: str
+    observer_cpu_s: Measure  # the probes' own CPU in the interval (probes.tree.sampler)
     ctx_invol_delta: int
     ctx_vol_delta: int
     procs: list[ProcRow]

@@ -111,6 +111,7 @@ def summary_section(d: Diagnosis) -> str:
              f"{c.num(o.runnable_threads_median)} ({c.num(o.runnable_per_core)} per core)"),
             ("preemptions per core per second", c.num(o.invol_per_core_s, 0)),
             ("other processes' cores (mean)", c.num(o.foreign_cores_mean)),
+            ("the probes' own cores (mean)", c.num(o.observer_cores_mean)),
             ("steal", "n/a" if o.steal_share is None else f"{o.steal_share:.1%}"),
         ]
         if o.cpu_quota is not None:

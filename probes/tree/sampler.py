@@ -9,8 +9,8 @@ Sample schema (readers in diagnosis and report depend on it; [..] = only sometim
     {"kind": "tree", "t": time.time(), "root": pid, "interval": s, "n_procs", "idle_procs",
      "n_threads", "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...],
      "steal_pct", ["cpu_quota", "throttle": {"periods", "throttled", "throttled_s"}], "load1",
-     "unattributed_cpu_s", "unattributed_method", "ctx_invol_delta", "ctx_vol_delta",
-     "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
+     "unattributed_cpu_s", "unattributed_method", "observer_cpu_s", "ctx_invol_delta",
+     "ctx_vol_delta", "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
                 ["ctx_vol_delta", "ctx_invol_delta"], ["threads": [{"tid", "cpu_s", "cpu_pct",
                 ["name"]}]], "busy_threads", "is_root"}]}
 
@@ -29,6 +29,11 @@ Context switches are summed over the process's live threads (Linux counts them p
 a thread that exits takes its switches with it; deltas are clamped at zero. A process born during
 the interval is charged its whole CPU; one first seen that is older than the previous sample is
 charged nothing until its second sample. `cmd` is cut to 120 characters with secrets masked.
+
+`observer_cpu_s` is the CPU the observer used in the interval: this sampler's own process (the
+probes' threads and whatever else it runs, e.g. bench's bookkeeping) plus what
+`observer_extra_cpu` counts (py-spy's dumps, which that process starts). Machine-wide CPU minus
+the tree minus this is other jobs' load; 0 when the sampler's process is in the tree itself.
 
 `usable_cores` are the root's: its affinity mask capped by the CPU quota of its own cgroup or a
 parent's (probes.tree.cgroup); `cpu_quota` and `throttle` (deltas of that cgroup's nr_periods,
@@ -139,8 +144,12 @@ class ProcessTreeSampler(Sampler):
         extra_pids_fn: Callable[[], list[int]] | None = None,
         top_threads: int = 8,
         compact: bool = True,
+        observer_extra_cpu: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(interval)
+        # Cumulative CPU seconds of the observer's helpers (py-spy), beside its own process's.
+        self.observer_extra_cpu = observer_extra_cpu
+        self._last_observer: float | None = None
         self.root_pid = root_pid
         self.sink = sink
         self.interval = interval
@@ -315,6 +324,7 @@ class ProcessTreeSampler(Sampler):
         unattributed, method = self._unattributed.account(
             grown_children - gone_cpu, attributed, set(current), table,
         )
+        observer = self._observer_cpu(current)
         self._last_wall, self._last_mono = wall, mono
         by_cpu = {row["pid"]: row["cpu_pct"] for row in rows}
         pythons = sorted(
@@ -343,6 +353,7 @@ class ProcessTreeSampler(Sampler):
             "load1": round(load1, 2),
             "unattributed_cpu_s": round(unattributed, 4),
             "unattributed_method": method,
+            "observer_cpu_s": round(observer, 4),
             "ctx_invol_delta": ctx_invol_total,
             "ctx_vol_delta": ctx_vol_total,
             "procs": rows,
@@ -386,6 +397,20 @@ class ProcessTreeSampler(Sampler):
         row["busy_threads"] = sum(1 for c, _ in thread_rows if 100.0 * c / dt >= BUSY_THREAD_MIN_PCT)
         row["is_root"] = pid == self.root_pid
         return row
+
+    def _observer_cpu(self, current: dict[int, _Tracked]) -> float:
+        """The observer's CPU since the previous sample (0 for the baseline, and when this
+        process is in the tree: its CPU, and its py-spy children's, are the tree's already)."""
+        total = time.process_time()
+        if self.observer_extra_cpu is not None:
+            try:
+                total += self.observer_extra_cpu()
+            except Exception:
+                log.debug("observer_extra_cpu failed", exc_info=True)
+        last, self._last_observer = self._last_observer, total
+        if last is None or os.getpid() in current:
+            return 0.0
+        return max(0.0, total - last)
 
     def _reaped_cpu(self, previous: dict[int, _Tracked], current: dict[int, _Tracked]) -> float:
         """Last-seen CPU (own + reaped children) of tracked processes that exited inside the tree.

@@ -195,6 +195,27 @@ def test_cores_taken_by_other_processes_are_contended_not_idle() -> None:
     assert got["sequential"] == [F.CONTENDED, F.HEALTHY]
 
 
+def test_the_probes_own_cpu_is_not_another_jobs_load() -> None:
+    """The probes (their process and its py-spy dumps) keep part of a core busy beside a tree of
+    many Python processes; that is not other jobs' load. The same full machine is CONTENDED when
+    the probes account for little of what the run left, and not when they account for it all."""
+    sim = with_baseline()
+    S.simulate(sim, "pool", start=20, workers=2, slots=1, separate_pids=True, trials=4)
+    tree = [s for s in sim.samples if s.get("kind") == "tree" and s.get("run") == "pool"]
+    for s in tree:
+        s["per_core"] = [100.0, 100.0]  # the run keeps one core busy; something else the other
+        s["observer_cpu_s"] = 0.95 * float(s["interval"])
+    got = recorded(sim)
+    assert F.CONTENDED not in codes(got)["pool"]
+    assert F.UNDERSUBSCRIBED not in codes(got)["pool"]  # the core was not idle either
+    for s in tree:
+        s["observer_cpu_s"] = 0.05 * float(s["interval"])
+    d = analyse(recorded(sim))
+    contended = next(f for f in d.findings["pool"] if f.code == F.CONTENDED)
+    assert contended.evidence["foreign_cores_mean"] == pytest.approx(0.95, abs=0.05)
+    assert contended.evidence["probe_cores_mean"] == pytest.approx(0.05, abs=0.01)
+
+
 def test_an_efficiency_divided_by_a_contended_baseline_is_not_healthy() -> None:
     """A pool that is healthy beside a quiet sequential run is not called healthy when that
     sequential run shared the machine: a slowed baseline inflates the efficiency divided by it."""

@@ -101,7 +101,7 @@ def test_sampling_this_process_has_the_documented_shape() -> None:
     assert set(sample) == {
         "kind", "t", "root", "interval", "n_procs", "idle_procs", "n_threads", "cpu_pct_total",
         "capacity_pct", "usable_cores", "per_core", "steal_pct", "load1", "unattributed_cpu_s",
-        "unattributed_method", "ctx_invol_delta", "ctx_vol_delta", "procs",
+        "unattributed_method", "observer_cpu_s", "ctx_invol_delta", "ctx_vol_delta", "procs",
     } | ({"cpu_quota", "throttle"} & set(sample))
     root = next(p for p in sample["procs"] if p.get("is_root"))
     required = {

@@ -61,6 +61,7 @@ class Observation:
     runnable_threads_truncated: bool = False
     invol_per_core_s: float | None = None
     foreign_cores_mean: float | None = None
+    observer_cores_mean: float | None = None  # the probes' own (not counted as other jobs')
     busiest_pid: int | None = None
     busiest_cpu_pct: float | None = None
     # stacks
@@ -115,7 +116,8 @@ class Observation:
         """Usable cores neither this run nor anything else used, on average over the work phase."""
         if self.cpu_cores_mean is None:
             return None
-        return max(0.0, self.usable_cores - self.cpu_cores_mean - (self.foreign_cores_mean or 0.0))
+        others = (self.foreign_cores_mean or 0.0) + (self.observer_cores_mean or 0.0)
+        return max(0.0, self.usable_cores - self.cpu_cores_mean - others)
 
     @property
     def runnable_per_core(self) -> float | None:

@@ -22,12 +22,20 @@ def cpu_cores(sample: Mapping[str, Any]) -> float:
     return cores
 
 
+def observer_cores(sample: Mapping[str, Any]) -> float:
+    """Cores the probes themselves used (their process and its py-spy dumps; 0 where a sample
+    predates the figure)."""
+    interval = float(sample.get("interval") or 0.0)
+    return float(sample.get("observer_cpu_s") or 0.0) / interval if interval > 0 else 0.0
+
+
 def foreign_cores(sample: Mapping[str, Any]) -> float | None:
-    """Cores busy machine-wide but not in the run's tree (other jobs, the probes themselves)."""
+    """Cores busy machine-wide but neither in the run's tree nor the probes': other jobs."""
     per_core = sample.get("per_core")
     if not per_core:
         return None
-    return max(0.0, sum(float(x) for x in per_core) / 100.0 - cpu_cores(sample))
+    busy = sum(float(x) for x in per_core) / 100.0
+    return max(0.0, busy - cpu_cores(sample) - observer_cores(sample))
 
 
 def busy_procs(sample: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -81,6 +89,7 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
     # sandboxes) does not count them, so the involuntary figure is unknown, not zero.
     counted = invol + sum(int(s.get("ctx_vol_delta") or 0) for s in tree) > 0
     foreign = [f for s in tree if (f := foreign_cores(s)) is not None]
+    observed = [observer_cores(s) for s in tree if s.get("observer_cpu_s") is not None]
     return {
         "tree_samples": len(tree),
         "cpu_cores_mean": statistics.fmean(cores),
@@ -100,6 +109,7 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
         "runnable_threads_truncated": any(t for _, t in runnable),
         "invol_per_core_s": invol / seconds / usable if seconds > 0 and counted else None,
         "foreign_cores_mean": statistics.fmean(foreign) if foreign else None,
+        "observer_cores_mean": statistics.fmean(observed) if observed else None,
         "busiest_pid": busiest[1] if busiest is not None else None,
         "busiest_cpu_pct": statistics.median(pid_cpu[busiest]) if busiest is not None else None,
     }

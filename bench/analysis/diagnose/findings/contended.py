@@ -24,7 +24,8 @@ CODE = "CONTENDED"
 RUNBOOK = "runbooks/CONTENDED.md"
 
 # Mean share of the usable cores kept busy by processes outside the run's tree while its trials
-# ran (machine-wide per-core use minus the tree's CPU; the probes' own CPU counts too, a few %).
+# ran (machine-wide per-core use minus the tree's CPU and the probes' own: their process and its
+# py-spy dumps, up to a third of a core for a tree of many Python processes, are not other jobs).
 # A quarter of the machine taken by others skews every ratio measured in the run.
 CONTENDED_SHARE_MIN = 0.25
 
@@ -37,6 +38,7 @@ class Evidence(TypedDict, total=False):
     usable_cores: Required[int]  # on a cluster, the host's cores
     foreign_share: Required[float | None]
     run_cpu_cores_mean: Required[float | None]
+    probe_cores_mean: float | None  # one machine: the probes' own, left out of the others'
     # A cluster: the most loaded host, its Ray nodes, and every host's share of its cores.
     host: str
     ray_nodes_on_host: int
@@ -56,6 +58,8 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         "foreign_share": r(share),
         "run_cpu_cores_mean": r(obs.cpu_cores_mean),
     }
+    if obs.observer_cores_mean is not None:  # results from before the probes counted their own
+        ev["probe_cores_mean"] = r(obs.observer_cores_mean)
     return Finding(
         CODE,
         WARNING,
@@ -63,7 +67,8 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         ev,
         "While this run's trials ran, processes outside it kept a mean "
         f"{obs.foreign_cores_mean:.1f} of {obs.usable_cores} usable cores busy ({share:.0%}; "
-        "machine-wide CPU minus this run's process tree). Its trials competed for the cores, so "
+        "machine-wide CPU minus this run's process tree and corebench's own probes). Its trials "
+        "competed for the cores, so "
         "its speed, and every ratio taken against it, reflect that load rather than the strategy.",
         "Re-run on a quiet machine (stop other jobs; check `uptime` load), or give the run cores "
         "nobody else uses (taskset, a dedicated VM) before trusting its ratios.",

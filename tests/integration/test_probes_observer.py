@@ -1,0 +1,103 @@
+"""The probes' own CPU (`observer_cpu_s`) against work whose CPU is known: a thread of the
+sampler's process that burns a set amount, and real py-spy dumps whose cost the kernel reports.
+What the probes use is not other jobs' load (CONTENDED), so it must be counted, and only once."""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from typing import Any
+
+import psutil
+import pytest
+
+from probes.pyspy import PySpyError, dump, find_py_spy
+from probes.session import ProbeSession
+from probes.tree import ProcessTreeSampler
+from tests.scripts.targets import target
+
+needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
+BURN_S = 0.3
+
+
+def _burn(cpu_s: float) -> None:
+    """Use `cpu_s` seconds of CPU in a thread of this process (however long that takes)."""
+
+    def spin() -> None:
+        end = time.thread_time() + cpu_s
+        x = 0
+        while time.thread_time() < end:
+            x = (x * 31 + 7) % 1_000_003
+
+    t = threading.Thread(target=spin)
+    t.start()
+    t.join()
+
+
+def test_the_samplers_own_process_is_the_observer_not_the_tree() -> None:
+    with target("sleeping_children.py", "2", "60") as proc:
+        sampler = ProcessTreeSampler(proc.pid, lambda r: None, interval=0.1)
+        sampler.sample_once()  # baseline
+        _burn(BURN_S)
+        sample = sampler.sample_once()
+    assert sample is not None
+    # All of the burn happened between the two samples, in this (the sampler's) process; the
+    # rest is the sampler's own reads and pytest, a small part of a second of CPU.
+    assert BURN_S <= sample["observer_cpu_s"] <= BURN_S + 0.25, sample["observer_cpu_s"]
+    assert sample["cpu_pct_total"] * sample["interval"] / 100 < 0.1  # the sleeping tree's own
+
+
+def test_a_sampler_inside_its_own_tree_counts_its_cpu_once() -> None:
+    sampler = ProcessTreeSampler(os.getpid(), lambda r: None, interval=0.1)
+    sampler.sample_once()
+    _burn(BURN_S)
+    sample = sampler.sample_once()
+    assert sample is not None
+    assert sample["observer_cpu_s"] == 0.0  # it is the tree's CPU already
+    assert sample["cpu_pct_total"] * sample["interval"] / 100 >= BURN_S * 0.9
+
+
+@needs_py_spy
+def test_a_py_spy_dump_reports_the_cpu_the_kernel_charged_it() -> None:
+    """The CPU `dump` reports for py-spy is its rusage: what this process's reaped children's
+    CPU grew by over the dump (nothing else is reaped here meanwhile)."""
+    with target("busy_threads.py", "2", "60") as proc:
+        reported: list[float] = []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for _ in range(3):
+            dump(proc.pid, on_cpu=reported.append)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    grew = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert len(reported) == 3 and all(c > 0 for c in reported), reported
+    assert sum(reported) == pytest.approx(grew, abs=1e-3)
+
+
+@needs_py_spy
+def test_a_failed_dump_reports_its_cpu_too() -> None:
+    reported: list[float] = []
+    with target("sleeping_children.py", "1", "60") as proc:
+        sleep = psutil.Process(proc.pid).children()[0]  # `sleep`: not Python, py-spy fails
+        with pytest.raises(PySpyError):
+            dump(sleep.pid, on_cpu=reported.append)
+    assert len(reported) == 1 and reported[0] > 0, reported
+
+
+@needs_py_spy
+def test_a_session_charges_its_py_spy_dumps_to_the_observer() -> None:
+    records: list[dict[str, Any]] = []
+    with target("busy_threads.py", "2", "60") as proc:
+        session = ProbeSession(proc.pid, records.append, interval=0.2, stack_interval=0.2)
+        with session:
+            deadline = time.monotonic() + 60
+            while len([r for r in records if r.get("kind") == "stack"]) < 5:
+                assert time.monotonic() < deadline, "no stack dumps"
+                time.sleep(0.05)
+        last = session.tree.sample_once()  # the dumps after the session's last tree sample
+        assert last is not None and session.stacks is not None
+        spent = session.stacks.py_spy_cpu_s
+    observed = sum(float(r["observer_cpu_s"]) for r in [*records, last] if r.get("kind") == "tree")
+    assert spent > 0
+    # The session's process time (its threads, this test's loop) comes on top of py-spy's.
+    assert observed >= spent, (observed, spent)
