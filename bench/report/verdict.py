@@ -88,6 +88,11 @@ def _root_cause(d: Diagnosis) -> str:
         )
     top = primary(d)
     if top is None:
+        if any(f.code == F.CONTENDED for fs in d.findings.values() for f in fs):
+            # CONTENDED fired: "no rule fired" would be false, and the caution below says why
+            # the ratios are not to be trusted.
+            return ("**No problem found in the strategies:** no rule found a fault in any run; "
+                    "only the measurement's caution (CONTENDED) fired.")
         return "**No problem found:** no rule fired on any run."
     lb, fs = top
     # "ran 2 trials as threads of one process; it had 60% waiting for the GIL" reads in the order

@@ -195,6 +195,22 @@ def test_cores_taken_by_other_processes_are_contended_not_idle() -> None:
     assert got["sequential"] == [F.CONTENDED, F.HEALTHY]
 
 
+def test_a_verdict_with_only_a_contended_caution_does_not_say_no_rule_fired() -> None:
+    from bench.report.verdict import verdict
+
+    sim = with_baseline()
+    S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4)
+    quiet = verdict(analyse(recorded(sim)))
+    assert quiet.startswith("**No problem found:** no rule fired on any run."), quiet
+    for s in sim.samples:
+        if s.get("kind") == "tree" and s.get("run") == "sequential":
+            s["per_core"] = [100.0, 100.0]
+    loaded = verdict(analyse(recorded(sim)))
+    assert "no rule fired" not in loaded, loaded
+    assert "only the measurement's caution (CONTENDED) fired" in loaded
+    assert "**Caution (CONTENDED):**" in loaded
+
+
 def test_the_probes_own_cpu_is_not_another_jobs_load() -> None:
     """The probes (their process and its py-spy dumps) keep part of a core busy beside a tree of
     many Python processes; that is not other jobs' load. The same full machine is CONTENDED when
