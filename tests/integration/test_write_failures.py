@@ -91,7 +91,11 @@ def test_a_results_dir_removed_mid_run_stops_it_with_one_line(tmp_path: Path) ->
         while time.time() < deadline and not (rd / "trials.jsonl").exists():
             time.sleep(0.2)
         assert (rd / "trials.jsonl").exists(), "no trial was recorded"
-        shutil.rmtree(rd)
+        # Gone at one instant, then deleted: an rmtree in place races the run's next file
+        # (ENOTEMPTY on a loaded machine); after the rename every path bench writes is gone.
+        moved = tmp_path / "moved"
+        os.rename(rd, moved)
+        shutil.rmtree(moved)
         _, stderr = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
