@@ -28,6 +28,14 @@ def problems(d: Diagnosis, label: str) -> list[Finding]:
     return [f for f in fs if f.severity in _PROBLEM and f.code != F.CONTENDED]
 
 
+def _contended_runs(d: Diagnosis) -> list[str]:
+    """Runs, in plan order, whose measurement shared the machine (CONTENDED)."""
+    return [
+        lb for lb in d.recorded.labels
+        if any(f.code == F.CONTENDED for f in d.findings.get(lb, []))
+    ]
+
+
 def fastest_run(d: Diagnosis) -> str | None:
     """The completed run with the highest useful speedup (throughput when there is no baseline)."""
     scored = [
@@ -88,7 +96,7 @@ def _root_cause(d: Diagnosis) -> str:
         )
     top = primary(d)
     if top is None:
-        if any(f.code == F.CONTENDED for fs in d.findings.values() for f in fs):
+        if _contended_runs(d):
             # CONTENDED fired: "no rule fired" would be false, and the caution below says why
             # the ratios are not to be trusted.
             return ("**No problem found in the strategies:** no rule found a fault in any run; "
@@ -125,10 +133,9 @@ def _recommendation(d: Diagnosis, best: str) -> str:
             f"throughput was `{best}` ({rate:.1f} trials/min)."
         )
     if s.speedup < MIN_USEFUL_SPEEDUP:
-        contended = any(f.code == F.CONTENDED for fs in d.findings.values() for f in fs)
         why = (
             "other processes held the cores (CONTENDED) — re-run on a quiet machine before "
-            "choosing" if contended else
+            "choosing" if _contended_runs(d) else
             "at this size parallelism does not pay — try a larger preset before choosing"
         )
         return (
@@ -187,8 +194,7 @@ def verdict(d: Diagnosis) -> str:
         parts.append("Also: " + "; ".join(others) + ".")
     if best is not None and (note := _superlinear(d, best)):
         parts.append(note)
-    findings = d.findings
-    contended = [lb for lb in d.recorded.labels if F.CONTENDED in {f.code for f in findings[lb]}]
+    contended = _contended_runs(d)
     if contended:
         runs = ", ".join(f"`{lb}`" for lb in contended)
         parts.append(

@@ -10,7 +10,8 @@ Sample schema (readers in diagnosis and report depend on it; [..] = only sometim
      "n_threads", "cpu_pct_total", "capacity_pct", "usable_cores", "per_core": [%...],
      "steal_pct", ["cpu_quota", "throttle": {"periods", "throttled", "throttled_s"}], "load1",
      "unattributed_cpu_s", "unattributed_method", "observer_cpu_s", "ctx_invol_delta",
-     "ctx_vol_delta", "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
+     "ctx_vol_delta",
+     "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
                 ["ctx_vol_delta", "ctx_invol_delta"], ["threads": [{"tid", "cpu_s", "cpu_pct",
                 ["name"]}]], "busy_threads", "is_root"}]}
 
