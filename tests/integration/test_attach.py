@@ -16,10 +16,8 @@ from bench.cli import attach as attach_cmd
 from bench.cli._attach_target import is_kernel_thread
 from bench.errors import ConfigError, ProbeError
 from bench.records.rundir import SCHEMA_VERSION
-from probes.pyspy import find_py_spy
 from tests.scripts.targets import target
-
-needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
+from tests.support.marks import needs_py_spy
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from probes.pyspy import find_py_spy
 from tests.fixtures.live_cases import CASES, LiveCase
 from tests.scripts.cgroups import NoCgroup
 from tests.support.live import run_case
+from tests.support.marks import needs_py_spy
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed"),
+    needs_py_spy,
 ]
 
 

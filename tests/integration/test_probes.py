@@ -9,15 +9,12 @@ from collections import Counter
 from typing import Any
 
 import psutil
-import pytest
 
-from probes.pyspy import find_py_spy
 from probes.session import ProbeSession
 from probes.stacks import StackSampler
 from probes.tree import BUSY_THREAD_MIN_PCT, ProcEntry, ProcessTreeSampler
 from tests.scripts.targets import target
-
-needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
+from tests.support.marks import needs_py_spy
 
 
 class Records:

@@ -13,12 +13,12 @@ from typing import Any
 import psutil
 import pytest
 
-from probes.pyspy import PySpyError, dump, find_py_spy
+from probes.pyspy import PySpyError, dump
 from probes.session import ProbeSession
 from probes.tree import ProcessTreeSampler
 from tests.scripts.targets import target
+from tests.support.marks import needs_py_spy
 
-needs_py_spy = pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
 BURN_S = 0.3
 
 
