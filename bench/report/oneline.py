@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.analysis.diagnose import Diagnosis
-from bench.report.verdict import best_run, primary
+from bench.report.verdict import best_run, contended_measure, primary
 
 
 def verdict_line(d: Diagnosis) -> str:
@@ -19,6 +19,10 @@ def verdict_line(d: Diagnosis) -> str:
         s = d.recorded.summaries[best]
         if s.strategy == "sequential":
             parts.append("no parallel run beat sequential")
+        elif shared := contended_measure(d, best):
+            speed = f" ({s.speedup:.2f}x sequential)" if s.speedup is not None else ""
+            parts.append(f"inconclusive: fastest {best}{speed}, but {', '.join(shared)} shared "
+                         "the machine (CONTENDED)")
         else:
             parts.append(f"use {best}" + (f" ({s.speedup:.2f}x sequential)" if s.speedup is not None else ""))
     return "verdict: " + "; ".join(parts)

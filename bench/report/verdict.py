@@ -36,6 +36,14 @@ def _contended_runs(d: Diagnosis) -> list[str]:
     ]
 
 
+def contended_measure(d: Diagnosis, label: str) -> list[str]:
+    """The runs among `label` and the baseline its speedup is divided by that shared the machine
+    (CONTENDED): when any did, that speedup measures the other load as much as the strategy."""
+    base = d.contexts[label].baseline if label in d.contexts else None
+    involved = {label} | ({base.label} if base is not None else set())
+    return [lb for lb in _contended_runs(d) if lb in involved]
+
+
 def fastest_run(d: Diagnosis) -> str | None:
     """The completed run with the highest useful speedup (throughput when there is no baseline)."""
     scored = [
@@ -141,6 +149,14 @@ def _recommendation(d: Diagnosis, best: str) -> str:
         return (
             f"No strategy ran trials more than {MIN_USEFUL_SPEEDUP:.1f}× faster than sequential "
             f"here (best: `{best}` at {c.times(s.speedup)}); {why}."
+        )
+    if shared := contended_measure(d, best):
+        runs = ", ".join(f"`{lb}`" for lb in shared)
+        return (
+            f"**Inconclusive (CONTENDED):** `{best}` was fastest at {c.times(s.speedup)} "
+            f"sequential with {s.workers} workers, but other processes held the cores during "
+            f"{runs}, so that ratio is not the strategy's alone; re-run on a quiet machine before "
+            "choosing."
         )
     procs = d.processes_seen(best)
     health = problems(d, best)

@@ -211,6 +211,48 @@ def test_a_verdict_with_only_a_contended_caution_does_not_say_no_rule_fired() ->
     assert "**Caution (CONTENDED):**" in loaded
 
 
+def _contend(sim: Any, run: str) -> None:
+    for s in sim.samples:
+        if s.get("kind") == "tree" and s.get("run") == run:
+            s["per_core"] = [100.0, 100.0]  # others took what the run left
+
+
+def test_no_strategy_is_named_on_a_ratio_a_contended_run_was_part_of() -> None:
+    """The speedup is the run's rate over the baseline's: when either shared the machine, the
+    verdict says the choice is inconclusive instead of naming the run; another run's contention
+    only cautions."""
+    from bench.report.oneline import verdict_line
+    from bench.report.verdict import verdict
+
+    def story(pool_cpu: float = 100.0, loky_cpu: float = 100.0) -> Any:
+        sim = with_baseline()
+        # At 50% each the pool's two workers leave a core for others to take.
+        S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4,
+                   proc_cpu=pool_cpu)
+        S.simulate(sim, "joblib-loky", start=40, workers=2, separate_pids=True, trials=4,
+                   trial_s=3.0, proc_cpu=loky_cpu)
+        return sim
+
+    quiet = analyse(recorded(story()))
+    assert "**Use `pool`:**" in verdict(quiet) and "Inconclusive" not in verdict(quiet)
+    assert verdict_line(quiet).endswith("use pool (2.00x sequential)"), verdict_line(quiet)
+    for run in ("sequential", "pool"):
+        sim = story(pool_cpu=50.0)
+        _contend(sim, run)
+        d = analyse(recorded(sim))
+        text = verdict(d)
+        assert "**Use `" not in text, text
+        assert "**Inconclusive (CONTENDED):** `pool` was fastest at 2.00× sequential" in text
+        assert f"held the cores during `{run}`" in text, text
+        assert verdict_line(d).endswith(
+            f"inconclusive: fastest pool (2.00x sequential), but {run} shared the machine "
+            "(CONTENDED)"), verdict_line(d)
+    sim = story(loky_cpu=50.0)
+    _contend(sim, "joblib-loky")  # not part of pool's ratio
+    text = verdict(analyse(recorded(sim)))
+    assert "**Use `pool`:**" in text and "**Caution (CONTENDED):**" in text, text
+
+
 def test_the_probes_own_cpu_is_not_another_jobs_load() -> None:
     """The probes (their process and its py-spy dumps) keep part of a core busy beside a tree of
     many Python processes; that is not other jobs' load. The same full machine is CONTENDED when
