@@ -9,6 +9,7 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -151,7 +152,7 @@ def dump(
     try:
         out, err = _communicate(proc, timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        kill(proc)
         raise PySpyError("timeout", f"py-spy dump of pid {pid} took over {timeout:g} s") from None
     finally:
         if on_start is not None:
@@ -172,6 +173,17 @@ def dump(
     if not isinstance(traces, list) or not all(isinstance(t, dict) for t in traces):
         raise PySpyError("other", f"unexpected py-spy output for pid {pid}")
     return cast(list[Thread], traces)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a dump's py-spy without reaping it: Popen.kill polls first, and a py-spy that has
+    just exited would be collected there, its resource usage (its CPU) lost before `_reap`. Only
+    `_reap` collects it, so until then its pid cannot be reused."""
+    if proc.returncode is None:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _communicate(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
@@ -214,7 +226,7 @@ def _reap(proc: subprocess.Popen[bytes], wait_s: float = 2.0) -> float | None:
             proc.returncode = os.waitstatus_to_exitcode(status)
             return usage.ru_utime + usage.ru_stime
         if time.monotonic() > deadline:  # alive with its pipes closed: stop it
-            proc.kill()
+            kill(proc)
             deadline = time.monotonic() + wait_s
         time.sleep(0.002)
     return None

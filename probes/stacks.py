@@ -98,19 +98,17 @@ class StackSampler(Sampler):
             self.py_spy = pyspy.find_py_spy()
 
     def _on_request_stop(self) -> None:
-        """Kill an in-flight py-spy, so stop() returns at once."""
+        """Kill an in-flight py-spy, so stop() returns at once (not reaping it: `dump` collects it
+        with its CPU)."""
         with self._popen_lock:
-            if self._popen is not None and self._popen.poll() is None:
-                try:
-                    self._popen.kill()
-                except OSError:
-                    pass
+            if self._popen is not None:
+                pyspy.kill(self._popen)
 
     def _set_popen(self, proc: subprocess.Popen[bytes] | None) -> None:
         with self._popen_lock:
             self._popen = proc
             if proc is not None and self.stopping:
-                proc.kill()
+                pyspy.kill(proc)
 
     def _spent(self, cpu_s: float) -> None:
         self.py_spy_cpu_s += cpu_s  # one writer (this sampler's thread); readers take a float

@@ -101,3 +101,22 @@ def test_a_session_charges_its_py_spy_dumps_to_the_observer() -> None:
     assert spent > 0
     # The session's process time (its threads, this test's loop) comes on top of py-spy's.
     assert observed >= spent, (observed, spent)
+
+
+def test_a_dump_stopped_after_its_py_spy_exited_still_reports_its_cpu(tmp_path: Any) -> None:
+    """A py-spy that has exited but is not yet collected (its pipes still held open: here by a
+    `sleep` it left behind) is stopped at the dump's timeout. Stopping it must not reap it:
+    Popen.kill polls first, which collected it there and lost its CPU (no report at all)."""
+    fake = tmp_path / "py-spy"
+    left = tmp_path / "left.pid"
+    fake.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > {left}\nexit 0\n")
+    fake.chmod(0o755)
+    reported: list[float] = []
+    try:
+        with pytest.raises(PySpyError) as err:
+            dump(os.getpid(), py_spy=str(fake), timeout=1.0, on_cpu=reported.append)
+    finally:
+        if left.exists():
+            psutil.Process(int(left.read_text())).kill()
+    assert err.value.kind == "timeout"
+    assert len(reported) == 1 and reported[0] >= 0, reported
