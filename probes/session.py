@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from probes.stacks import StackSampler
+from probes.machine import usable_cores
+from probes.stacks import STACK_CPU_SHARE, StackSampler
 from probes.tree import ProcessTreeSampler
 
 Sink = Callable[[dict[str, Any]], None]
@@ -16,7 +17,8 @@ class ProbeSession:
 
     Use as a context manager around the run; `stop()` is idempotent and returns within about a
     second (an in-flight py-spy is killed). The stack sampler dumps the Python processes the tree
-    sampler found at its last sample, root first, busiest next.
+    sampler found at its last sample, root first, busiest next, and holds py-spy to
+    `max_stack_cores` cores on average (default: STACK_CPU_SHARE of the usable cores).
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class ProbeSession:
         tags: dict[str, Any] | None = None,
         extra_pids_fn: Callable[[], list[int]] | None = None,
         max_stack_pids: int = 8,
+        max_stack_cores: float | None = None,
     ) -> None:
         self.root_pid = root_pid
         self.tags = dict(tags or {})
@@ -43,6 +46,8 @@ class ProbeSession:
             self.stacks = StackSampler(
                 root_pid, self._emit, interval=stack_interval, pids_fn=self._python_pids,
                 max_pids=max_stack_pids,
+                max_cores=max_stack_cores if max_stack_cores is not None
+                else STACK_CPU_SHARE * usable_cores(),
             )
         self._started = False
         self._stopped = False

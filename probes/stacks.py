@@ -9,6 +9,10 @@ When py-spy is missing or not permitted to read the target (ptrace), one
 sampling stops; the run goes on. A target that exits mid-dump is skipped quietly, and so is a
 failure that does not repeat (a process starting up or shutting down); one that persists for
 NOTE_AFTER_FAILURES dumps of a live process gets one "info" note.
+
+py-spy's own CPU is the probes' cost, not the job's: with `max_cores` set, a round that cost more
+than `max_cores` × the interval is followed by a pause, so that py-spy averages at most `max_cores`
+cores (the first such pause gets one "info" note with the figures).
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ Sink = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
 
 NOTE_AFTER_FAILURES = 3
+# The stack probe's CPU budget in a ProbeSession: this share of the usable cores, averaged over its
+# rounds. Dumps of many large Python processes (a Ray run's driver, raylet-spawned workers and
+# agents) cost half a core of two unpaced; the job's own measurement is what that takes from.
+STACK_CPU_SHARE = 0.1
 
 
 def python_pids(root_pid: int) -> list[int]:
@@ -71,6 +79,7 @@ class StackSampler(Sampler):
         py_spy: str | None = None,
         dump_timeout: float = 5.0,
         waits: bool = True,
+        max_cores: float | None = None,
     ) -> None:
         super().__init__(interval)
         self.root_pid = root_pid
@@ -91,6 +100,8 @@ class StackSampler(Sampler):
         # CPU seconds py-spy has used so far, failed dumps too: the probes' own load, which
         # the tree sampler's `observer_cpu_s` counts (not other jobs').
         self.py_spy_cpu_s = 0.0
+        self.max_cores = max_cores  # py-spy's CPU budget, cores on average (None: unpaced)
+        self.paced_s = 0.0  # time the rounds were held back to keep to it
 
     # life cycle (probes._sampler) -------------------------------------------------------
     def _before_start(self) -> None:
@@ -185,7 +196,35 @@ class StackSampler(Sampler):
                 self._note(f"py-spy could not read pid {pid} ({n} tries): {exc}", level="info")
 
     def tick(self) -> bool:
-        """One round: a dump of each target; False once sampling is disabled."""
+        """One round: a dump of each target, then the pause its cost needs under `max_cores`;
+        False once sampling is disabled."""
+        began, spent_before = time.monotonic(), self.py_spy_cpu_s
+        self._round()
+        if self.max_cores:
+            self._pace(began, self.py_spy_cpu_s - spent_before)
+        return self.disabled is None
+
+    def _pace(self, began: float, cost_s: float) -> None:
+        """Hold the next round back until this one's py-spy CPU averages `max_cores` since it
+        began (the loop starts it at once afterwards: `catch_up`)."""
+        assert self.max_cores
+        span = cost_s / self.max_cores
+        if span <= self.interval:
+            return
+        wait = began + span - time.monotonic()
+        if wait <= 0 or self.stopping:
+            return
+        if not self.paced_s:
+            self._note(
+                f"stack dumps paced to one round every {span:.1f} s (not {self.interval:g} s): a "
+                f"round's py-spy used {cost_s:.2f} s of CPU, over the probe's budget of "
+                f"{self.max_cores:.2f} cores; fewer stack samples, less of the job's CPU taken",
+                level="info",
+            )
+        self.paced_s += wait
+        self._stop.wait(wait)
+
+    def _round(self) -> None:
         for pid in self._targets():
             if self.stopping or self.disabled is not None:
                 break
@@ -197,4 +236,3 @@ class StackSampler(Sampler):
                 continue
             if sample is not None and not self.stopping:
                 self._emit(sample)
-        return self.disabled is None

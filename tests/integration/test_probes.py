@@ -185,6 +185,11 @@ def test_sampler_ends_by_itself_when_the_root_exits() -> None:
     assert sampler.errors == 0
 
 
+def _failure_notes(records: Records) -> list[dict[str, Any]]:
+    """Notes other than the stack probe pacing itself to its CPU budget (which is no failure)."""
+    return [n for n in records.of("note") if "stack dumps paced" not in n["message"]]
+
+
 @needs_py_spy
 def test_session_stop_is_prompt_and_idempotent() -> None:
     with target("proc_pool.py", "20") as proc:
@@ -207,7 +212,7 @@ def test_session_stop_is_prompt_and_idempotent() -> None:
     stacks = records.of("stack")
     assert {s["pid"] for s in stacks} >= {proc.pid}
     assert len({s["pid"] for s in stacks}) == 3  # root and both workers are Python
-    assert not records.of("note")
+    assert not _failure_notes(records)
 
 
 @needs_py_spy
@@ -219,4 +224,4 @@ def test_stack_sampler_ignores_a_target_that_exits() -> None:
             proc.wait(10)
             time.sleep(0.5)
     assert sampler.disabled is None
-    assert not records.of("note")
+    assert not _failure_notes(records)

@@ -15,6 +15,7 @@ import pytest
 
 from probes.pyspy import PySpyError, dump
 from probes.session import ProbeSession
+from probes.stacks import StackSampler
 from probes.tree import ProcessTreeSampler
 from tests.scripts.targets import target
 from tests.support.marks import needs_py_spy
@@ -120,3 +121,31 @@ def test_a_dump_stopped_after_its_py_spy_exited_still_reports_its_cpu(tmp_path: 
             psutil.Process(int(left.read_text())).kill()
     assert err.value.kind == "timeout"
     assert len(reported) == 1 and reported[0] >= 0, reported
+
+
+@needs_py_spy
+def test_stack_dumps_are_paced_to_their_cpu_budget() -> None:
+    """Back-to-back dumps of a real process (interval 0.05 s) would keep py-spy busy most of the
+    time; with a budget of 0.02 cores the rounds are spaced so that what py-spy used stays within
+    the budget over the session, plus the one round in flight when it stopped."""
+    budget = 0.02
+    records: list[dict[str, Any]] = []
+    costs: list[float] = []
+    with target("busy_threads.py", "2", "60") as proc:
+        sampler = StackSampler(proc.pid, records.append, interval=0.05, max_cores=budget)
+        spent = sampler._spent
+
+        def spent_and_kept(cpu_s: float) -> None:
+            costs.append(cpu_s)
+            spent(cpu_s)
+
+        sampler._spent = spent_and_kept  # type: ignore[method-assign]
+        began = time.monotonic()
+        with sampler:
+            time.sleep(3.0)
+        wall = time.monotonic() - began
+    assert costs and sampler.py_spy_cpu_s == pytest.approx(sum(costs))
+    assert sampler.py_spy_cpu_s <= budget * wall + max(costs), (sampler.py_spy_cpu_s, costs)
+    assert sampler.paced_s > 0
+    notes = [r["message"] for r in records if r.get("kind") == "note"]
+    assert len(notes) == 1 and "stack dumps paced to one round every" in notes[0], notes
