@@ -162,6 +162,7 @@ class ProcRow(TypedDict, total=False):
     busy_threads: int | None
     is_root: bool
     node: str | None
+    nice: Annotated[int, Field(ge=-20, le=19)]  # present when not 0 (Ray's workers: 15)
     # Thread pools of the libraries the process has loaded (from /proc/PID/maps).
     pools: list[str]
 

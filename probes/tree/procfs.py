@@ -33,6 +33,7 @@ class _Reading:
     ctx_vol: int
     ctx_invol: int
     threads: list[tuple[int, float]]
+    nice: int = 0  # the process's (its main thread's) niceness
 
 
 def _status_counter(data: bytes, key: bytes) -> int:
@@ -143,14 +144,14 @@ def _read_linux(pid: int, switches: Switches | None = None) -> _Reading | None:
         start=float(f[19]), ppid=int(f[1]), cpu_s=utime + stime,
         children_s=(int(f[13]) + int(f[14])) / tick,
         status=_STATUS.get(f[0].decode(), "?"), num_threads=nthreads, rss=int(f[21]) * _PAGE,
-        ctx_vol=vol, ctx_invol=invol, threads=threads,
+        ctx_vol=vol, ctx_invol=invol, threads=threads, nice=int(f[16]),
     )
 
 
 def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
     """The same figures through psutil (platforms without /proc); None when the process is gone."""
     cpu_s = children_s = 0.0
-    status, nthreads, rss, vol, invol, ppid = "?", 0, 0, 0, 0, 0
+    status, nthreads, rss, vol, invol, ppid, nice = "?", 0, 0, 0, 0, 0, 0
     threads: list[tuple[int, float]] = []
     try:
         with proc.oneshot():
@@ -160,6 +161,7 @@ def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
                 children_s = ct.children_user + ct.children_system
                 status = proc.status()
                 ppid = proc.ppid()
+                nice = int(proc.nice())
             except psutil.ZombieProcess:
                 status = psutil.STATUS_ZOMBIE
             except psutil.AccessDenied:
@@ -174,7 +176,7 @@ def _read_psutil(proc: psutil.Process, start: float) -> _Reading | None:
                 pass
     except psutil.NoSuchProcess:
         return None
-    return _Reading(start, ppid, cpu_s, children_s, status, nthreads, rss, vol, invol, threads)
+    return _Reading(start, ppid, cpu_s, children_s, status, nthreads, rss, vol, invol, threads, nice)
 
 
 def _busy_pct(a: Any, b: Any) -> float:

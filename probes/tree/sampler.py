@@ -13,7 +13,7 @@ Sample schema (readers in diagnosis and report depend on it; [..] = only sometim
      "ctx_vol_delta",
      "procs": [{"pid", "ppid", "name", "status", "cpu_pct", "num_threads", "rss", ["cmd", "pools"],
                 ["ctx_vol_delta", "ctx_invol_delta"], ["threads": [{"tid", "cpu_s", "cpu_pct",
-                ["name"]}]], "busy_threads", "is_root"}]}
+                ["name"]}]], "busy_threads", "is_root", ["nice"]}]}
 
 `interval` is the measured time since the previous sample (the span the CPU figures cover), not
 the configured period. `n_procs`, `n_threads`, `cpu_pct_total` and the `ctx_*_delta` totals
@@ -397,6 +397,8 @@ class ProcessTreeSampler(Sampler):
             row["threads"] = threads
         row["busy_threads"] = sum(1 for c, _ in thread_rows if 100.0 * c / dt >= BUSY_THREAD_MIN_PCT)
         row["is_root"] = pid == self.root_pid
+        if r.nice:  # only where it is not the default: Ray starts its workers at nice 15
+            row["nice"] = r.nice
         return row
 
     def _observer_cpu(self, current: dict[int, _Tracked]) -> float:

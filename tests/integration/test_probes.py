@@ -81,6 +81,19 @@ def test_tree_sees_every_process_of_a_pool() -> None:
         assert max(cpu) >= BUSY_THREAD_MIN_PCT, cpu
 
 
+def test_a_processs_niceness_is_in_its_row_and_the_default_is_left_out() -> None:
+    with target("proc_pool.py", "20") as proc:
+        sampler = ProcessTreeSampler(proc.pid, lambda r: None, interval=0.25)
+        workers = psutil.Process(proc.pid).children()
+        workers[0].nice(7)  # the kernel's niceness, set on a real process
+        time.sleep(0.3)
+        sample = sampler.sample_once()
+    assert sample is not None and len(workers) == 2
+    rows = {p["pid"]: p for p in sample["procs"]}
+    assert rows[workers[0].pid]["nice"] == 7
+    assert "nice" not in rows[workers[1].pid] and "nice" not in rows[proc.pid]
+
+
 def test_wide_tree_of_sleeping_children() -> None:
     with target("sleeping_children.py", "6", "20") as proc:
         sample = ProcessTreeSampler(proc.pid, lambda r: None, interval=0.1).sample_once()

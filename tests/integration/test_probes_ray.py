@@ -38,6 +38,7 @@ def test_local_ray_workers_are_in_the_root_tree(tmp_path: Path) -> None:
         used = {w: 100 * (sum(psutil.Process(w).cpu_times()[:2]) - c) / (time.monotonic() - t0)
                 for w, c in cpu_s_before.items()}
         alive = {w for w in workers if psutil.pid_exists(w)}
+        nices = {w: psutil.Process(w).nice() for w in spinners}
     assert first is not None and all(s is not None for s in samples)
     by_pid = {p["pid"]: p for s in [first, *samples] if s for p in s["procs"]}
     assert any(p["name"] == "raylet" for p in by_pid.values()), sorted(
@@ -55,3 +56,7 @@ def test_local_ray_workers_are_in_the_root_tree(tmp_path: Path) -> None:
     for w in spinners:
         assert used[w] > 1 and cpu[w], (used, cpu)
         assert abs(sum(cpu[w]) / len(cpu[w]) - used[w]) < max(5.0, 0.3 * used[w]), (used, cpu)
+    # Each worker's row carries the niceness the kernel gives it (Ray's default is 15), which
+    # the diagnosis needs to say why such a run starves beside other load.
+    rows = [p for s in samples if s for p in s["procs"] if p["pid"] in spinners]
+    assert rows and all(p.get("nice", 0) == nices[p["pid"]] for p in rows), (nices, rows)

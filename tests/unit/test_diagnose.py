@@ -253,6 +253,29 @@ def test_no_strategy_is_named_on_a_ratio_a_contended_run_was_part_of() -> None:
     assert "**Use `pool`:**" in text and "**Caution (CONTENDED):**" in text, text
 
 
+def test_a_contended_run_whose_work_ran_niced_says_so() -> None:
+    def contended(nice: int | None) -> Any:
+        sim = with_baseline()
+        S.simulate(sim, "ray", start=20, workers=2, separate_pids=True, trials=4, proc_cpu=50.0)
+        _contend(sim, "ray")
+        for s in sim.samples:
+            for p in s.get("procs") or [] if s.get("run") == "ray" else []:
+                if nice is not None and not p.get("is_root"):
+                    p["nice"] = nice
+        d = analyse(recorded(sim))
+        return next(f for f in d.findings["ray"] if f.code == F.CONTENDED)
+
+    plain = contended(None)
+    assert "nice" not in plain.evidence and "nice" not in plain.explanation
+    niced = contended(15)
+    assert niced.evidence["nice"] == 15
+    assert niced.evidence["niced_cpu_share"] == pytest.approx(0.99, abs=0.01)  # all but the root
+    assert "99% of this run's CPU ran at nice 15 (Ray starts its workers at nice 15)" in (
+        niced.explanation)
+    other = contended(5)
+    assert "ran at nice 5: the kernel" in other.explanation
+
+
 def test_the_probes_own_cpu_is_not_another_jobs_load() -> None:
     """The probes (their process and its py-spy dumps) keep part of a core busy beside a tree of
     many Python processes; that is not other jobs' load. The same full machine is CONTENDED when

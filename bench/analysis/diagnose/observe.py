@@ -64,6 +64,10 @@ class Observation:
     observer_cores_mean: float | None = None  # the probes' own (not counted as other jobs')
     busiest_pid: int | None = None
     busiest_cpu_pct: float | None = None
+    # Share of the tree's CPU done at a positive niceness, and the niceness that did most of it
+    # (Ray runs its workers at 15): such processes yield the cores to any job at nice 0.
+    niced_cpu_share: float | None = None
+    niced_nice: int | None = None
     # stacks
     stacks: tuple[StackStats, ...] = ()
     # trials and heartbeats

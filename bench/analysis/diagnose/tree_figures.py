@@ -90,6 +90,14 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
     counted = invol + sum(int(s.get("ctx_vol_delta") or 0) for s in tree) > 0
     foreign = [f for s in tree if (f := foreign_cores(s)) is not None]
     observed = [observer_cores(s) for s in tree if s.get("observer_cpu_s") is not None]
+    # CPU of the tree's processes by niceness (a row without "nice" ran at 0).
+    by_nice: dict[int, float] = {}
+    for s in tree:
+        for p in s.get("procs") or []:
+            nice = int(p.get("nice") or 0)
+            by_nice[nice] = by_nice.get(nice, 0.0) + float(p.get("cpu_pct") or 0)
+    total = sum(by_nice.values())
+    niced = {n: c for n, c in by_nice.items() if n > 0 and c > 0}
     return {
         "tree_samples": len(tree),
         "cpu_cores_mean": statistics.fmean(cores),
@@ -112,6 +120,8 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
         "observer_cores_mean": statistics.fmean(observed) if observed else None,
         "busiest_pid": busiest[1] if busiest is not None else None,
         "busiest_cpu_pct": statistics.median(pid_cpu[busiest]) if busiest is not None else None,
+        "niced_cpu_share": sum(niced.values()) / total if total > 0 else None,
+        "niced_nice": max(niced, key=lambda n: niced[n]) if niced else None,
     }
 
 

@@ -28,6 +28,10 @@ RUNBOOK = "runbooks/CONTENDED.md"
 # py-spy dumps, up to a third of a core for a tree of many Python processes, are not other jobs).
 # A quarter of the machine taken by others skews every ratio measured in the run.
 CONTENDED_SHARE_MIN = 0.25
+# When at least this share of the run's CPU ran at a positive niceness (Ray's workers: 15), the
+# finding says so: the kernel gives such processes a small part of each core they share with a
+# process at nice 0, so the other load slowed this run more than its share of the cores suggests.
+NICED_SHARE_MIN = 0.5
 
 
 class Evidence(TypedDict, total=False):
@@ -39,6 +43,8 @@ class Evidence(TypedDict, total=False):
     foreign_share: Required[float | None]
     run_cpu_cores_mean: Required[float | None]
     probe_cores_mean: float | None  # one machine: the probes' own, left out of the others'
+    niced_cpu_share: float | None  # the run's CPU done at a positive niceness, when most of it was
+    nice: int  # the niceness that did most of it
     # A cluster: the most loaded host, its Ray nodes, and every host's share of its cores.
     host: str
     ray_nodes_on_host: int
@@ -60,6 +66,16 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
     }
     if obs.observer_cores_mean is not None:  # results from before the probes counted their own
         ev["probe_cores_mean"] = r(obs.observer_cores_mean)
+    niced = ""
+    if (obs.niced_cpu_share or 0.0) >= NICED_SHARE_MIN and obs.niced_nice is not None:
+        ev["niced_cpu_share"] = r(obs.niced_cpu_share or 0.0)
+        ev["nice"] = obs.niced_nice
+        niced = (
+            f" {obs.niced_cpu_share:.0%} of this run's CPU ran at nice {obs.niced_nice}"
+            f"{' (Ray starts its workers at nice 15)' if obs.niced_nice == 15 else ''}: the kernel "
+            "gives such processes a small part of any core they share with a process at nice 0, "
+            "so the other load slowed this run more than its share of the cores suggests."
+        )
     return Finding(
         CODE,
         WARNING,
@@ -69,7 +85,8 @@ def rule(obs: Observation, ctx: RunContext) -> Finding | None:
         f"{obs.foreign_cores_mean:.1f} of {obs.usable_cores} usable cores busy ({share:.0%}; "
         "machine-wide CPU minus this run's process tree and corebench's own probes). Its trials "
         "competed for the cores, so "
-        "its speed, and every ratio taken against it, reflect that load rather than the strategy.",
+        "its speed, and every ratio taken against it, reflect that load rather than the strategy."
+        + niced,
         "Re-run on a quiet machine (stop other jobs; check `uptime` load), or give the run cores "
         "nobody else uses (taskset, a dedicated VM) before trusting its ratios.",
     )
