@@ -12,7 +12,8 @@ NOTE_AFTER_FAILURES dumps of a live process gets one "info" note.
 
 py-spy's own CPU is the probes' cost, not the job's: with `max_cores` set, a round that cost more
 than `max_cores` × the interval is followed by a pause, so that py-spy averages at most `max_cores`
-cores (the first such pause gets one "info" note with the figures).
+cores after the first `pace_after` rounds (the first such pause gets one "info" note with the
+figures).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ NOTE_AFTER_FAILURES = 3
 # rounds. Dumps of many large Python processes (a Ray run's driver, raylet-spawned workers and
 # agents) cost half a core of two unpaced; the job's own measurement is what that takes from.
 STACK_CPU_SHARE = 0.1
+# Rounds never held back at the start: bench's diagnosis judges a process from its stacks once it
+# has 4 dumps of it (MIN_STACK_SAMPLES), and a 10 s `bench attach` must get them.
+PACE_AFTER_ROUNDS = 4
 
 
 def python_pids(root_pid: int) -> list[int]:
@@ -80,6 +84,7 @@ class StackSampler(Sampler):
         dump_timeout: float = 5.0,
         waits: bool = True,
         max_cores: float | None = None,
+        pace_after: int = PACE_AFTER_ROUNDS,
     ) -> None:
         super().__init__(interval)
         self.root_pid = root_pid
@@ -102,6 +107,8 @@ class StackSampler(Sampler):
         self.py_spy_cpu_s = 0.0
         self.max_cores = max_cores  # py-spy's CPU budget, cores on average (None: unpaced)
         self.paced_s = 0.0  # time the rounds were held back to keep to it
+        self.pace_after = pace_after  # rounds run unpaced first
+        self._rounds = 0
 
     # life cycle (probes._sampler) -------------------------------------------------------
     def _before_start(self) -> None:
@@ -200,7 +207,8 @@ class StackSampler(Sampler):
         False once sampling is disabled."""
         began, spent_before = time.monotonic(), self.py_spy_cpu_s
         self._round()
-        if self.max_cores:
+        self._rounds += 1
+        if self.max_cores and self._rounds > self.pace_after:
             self._pace(began, self.py_spy_cpu_s - spent_before)
         return self.disabled is None
 

@@ -132,7 +132,8 @@ def test_stack_dumps_are_paced_to_their_cpu_budget() -> None:
     records: list[dict[str, Any]] = []
     costs: list[float] = []
     with target("busy_threads.py", "2", "60") as proc:
-        sampler = StackSampler(proc.pid, records.append, interval=0.05, max_cores=budget)
+        sampler = StackSampler(proc.pid, records.append, interval=0.05, max_cores=budget,
+                               pace_after=0)
         spent = sampler._spent
 
         def spent_and_kept(cpu_s: float) -> None:
@@ -149,3 +150,21 @@ def test_stack_dumps_are_paced_to_their_cpu_budget() -> None:
     assert sampler.paced_s > 0
     notes = [r["message"] for r in records if r.get("kind") == "note"]
     assert len(notes) == 1 and "stack dumps paced to one round every" in notes[0], notes
+
+
+@needs_py_spy
+def test_the_first_rounds_are_not_paced() -> None:
+    """The diagnosis needs a few dumps of a process before it judges from stacks; a short attach
+    must get them, so pacing starts after `pace_after` rounds."""
+    records: list[dict[str, Any]] = []
+    with target("busy_threads.py", "2", "60") as proc:
+        sampler = StackSampler(proc.pid, records.append, interval=0.05, max_cores=0.001,
+                               pace_after=3)
+        with sampler:
+            deadline = time.monotonic() + 60
+            while not any(r.get("kind") == "note" for r in records):
+                assert time.monotonic() < deadline, "never paced"
+                time.sleep(0.05)
+    kinds = [r["kind"] for r in records]
+    # three rounds (a dump each) unpaced, then the fourth's dump and the note of its pause
+    assert kinds[:5] == ["stack"] * 4 + ["note"], kinds
