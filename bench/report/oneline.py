@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.analysis.diagnose import Diagnosis
-from bench.report.verdict import best_run, contended_measure, primary
+from bench.report.verdict import best_run, contended_measure, primary, unjudged_runs
 
 
 def verdict_line(d: Diagnosis) -> str:
@@ -14,6 +14,8 @@ def verdict_line(d: Diagnosis) -> str:
     top = primary(d)
     parts = [f"root cause {'+'.join(f.code for f in top[1][:2])} in {top[0]}" if top
              else "no problem found"]
+    if top is None and (unjudged := unjudged_runs(d)):
+        parts[0] += f" (health inconclusive: {', '.join(unjudged)})"
     best = best_run(d)
     if best is not None:
         s = d.recorded.summaries[best]

@@ -44,6 +44,16 @@ def contended_measure(d: Diagnosis, label: str) -> list[str]:
     return [lb for lb in _contended_runs(d) if lb in involved]
 
 
+def unjudged_runs(d: Diagnosis) -> list[str]:
+    """Completed runs with no finding at all: no rule found a fault, and the evidence did not meet
+    HEALTHY's bar either (a watched program at 64% of the cores, under HEALTHY's 70%)."""
+    return [
+        lb for lb in d.recorded.labels
+        if (s := d.recorded.summaries.get(lb)) is not None and s.status == "ok"
+        and not d.findings.get(lb)
+    ]
+
+
 def fastest_run(d: Diagnosis) -> str | None:
     """The completed run with the highest useful speedup (throughput when there is no baseline)."""
     scored = [
@@ -104,11 +114,22 @@ def _root_cause(d: Diagnosis) -> str:
         )
     top = primary(d)
     if top is None:
+        unjudged = unjudged_runs(d)
+        health = ""
+        if unjudged:
+            runs = ", ".join(f"`{lb}`" for lb in unjudged)
+            health = (
+                f" {runs} {'has' if len(unjudged) == 1 else 'have'} no finding either way (no "
+                "fault, and short of HEALTHY's bar or its evidence): health inconclusive, see the "
+                "figures."
+            )
         if _contended_runs(d):
             # CONTENDED fired: "no rule fired" would be false, and the caution below says why
             # the ratios are not to be trusted.
             return ("**No problem found in the strategies:** no rule found a fault in any run; "
-                    "only the measurement's caution (CONTENDED) fired.")
+                    "only the measurement's caution (CONTENDED) fired." + health)
+        if unjudged:
+            return "**No problem found:** no rule found a fault in any run." + health
         return "**No problem found:** no rule fired on any run."
     lb, fs = top
     # "ran 2 trials as threads of one process; it had 60% waiting for the GIL" reads in the order

@@ -211,6 +211,25 @@ def test_a_verdict_with_only_a_contended_caution_does_not_say_no_rule_fired() ->
     assert "**Caution (CONTENDED):**" in loaded
 
 
+def test_a_run_with_no_finding_either_way_is_called_inconclusive_not_fine() -> None:
+    """Between UNDERSUBSCRIBED's bar and HEALTHY's no rule speaks: the verdict must not read as
+    a clean bill of health for that run."""
+    from bench.report.oneline import verdict_line
+    from bench.report.verdict import verdict
+
+    sim = with_baseline()
+    S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4)
+    d = analyse(recorded(sim))
+    assert codes(recorded(sim))["pool"] == [F.HEALTHY]
+    assert "inconclusive" not in verdict(d) and "inconclusive" not in verdict_line(d)
+    _contend(sim, "sequential")  # the pool's efficiency is then divided by a contended baseline
+    d = analyse(recorded(sim))
+    assert d.findings["pool"] == []
+    text = verdict(d)
+    assert "`pool` has no finding either way" in text and "health inconclusive" in text, text
+    assert verdict_line(d).startswith("verdict: no problem found (health inconclusive: pool)")
+
+
 def _contend(sim: Any, run: str) -> None:
     for s in sim.samples:
         if s.get("kind") == "tree" and s.get("run") == run:

@@ -29,7 +29,8 @@ from bench.analysis.diagnose.findings.contended import is_contended  # noqa: E40
 CODE = "HEALTHY"
 RUNBOOK = "runbooks/HEALTHY.md"
 # A watched program (no sequential baseline) is HEALTHY when its own processes keep at least this
-# share of the usable cores busy while its trials complete.
+# share of the usable cores busy while its trials complete; a live job (or a watch without trial
+# records), this share of the cores that other processes and the probes left it.
 HEALTHY_MIN_CPU_SHARE = 0.7
 # Live: runnable threads per usable core (median) from which the job's shape fills the machine;
 # below, UNDERSUBSCRIBED speaks; from OVERSUBSCRIBED's bar up, threads queue.
@@ -143,6 +144,12 @@ def _live(obs: Observation, ctx: RunContext, others: list[Finding]) -> Finding |
     if per_core is None or cpu is None or cpu <= 0:
         return None
     if not LIVE_RUNNABLE_PER_CORE_MIN <= per_core < OVERSUB_THREADS_PER_CORE:
+        return None
+    # Runnable threads are a shape, not a use: two workers that each sleep a third of the time
+    # are "runnable" in every sample while a third of the cores sits idle. The job must also
+    # keep busy HEALTHY_MIN_CPU_SHARE of the cores other jobs and the probes left it.
+    left = obs.usable_cores - (obs.foreign_cores_mean or 0.0) - (obs.observer_cores_mean or 0.0)
+    if cpu < HEALTHY_MIN_CPU_SHARE * max(left, 0.0):
         return None
     workers = round(obs.working_procs_median or 0)
     contended = any(f.code == CONTENDED for f in others)
