@@ -120,13 +120,14 @@ def test_threads_search_is_traced_and_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("duty", [0.5, 0.65, 1.0])
+@pytest.mark.parametrize("duty", [0.4, 0.5, 1.0])
 def test_workers_runnable_in_every_sample_are_healthy_only_when_they_use_the_cores(
     tmp_path: Path, duty: float
 ) -> None:
     """Two worker processes, each busy `duty` of every 0.1 s: runnable in every sample, but at
-    duty 0.5 or 0.65 a third to a half of the cores sits idle. HEALTHY needs the cores used, not
-    only runnable threads (it was HEALTHY at 0.65, with 1.1 of 2 cores busy)."""
+    duty 0.4 or 0.5 half the cores or more sit idle. HEALTHY needs the cores used, not only
+    runnable threads (it was HEALTHY at 0.5 and 0.65: 1.1 of 2 cores busy at 0.65). At most
+    2 x duty cores can be busy, under HEALTHY's 70% of whatever a quiet machine leaves."""
     w = watch(tmp_path, py("duty_workers.py", str(duty), "5"))
     assert w.code == 0, w.stderr
     if "CONTENDED" in w.findings:
@@ -160,7 +161,7 @@ def test_pool_with_ask_tell_in_the_parent(tmp_path: Path) -> None:
         # Its 2 workers keep 64-80% of 2 cores busy (the parent asks and tells between trials):
         # near HEALTHY's bar of 70%, short of which, and above UNDERSUBSCRIBED's 60%, no rule
         # speaks. Then neither the terminal nor the report may read as a clean bill of health.
-        assert "none: not enough evidence for any rule" in w.stdout, w.stdout
+        assert "none: not enough evidence for any rule" in w.stderr + w.stdout, w.stderr
         verdict = (w.out / "report.md").read_text()
         assert "`watch` has no finding either way" in verdict and "health inconclusive" in verdict
     # else: HEALTHY, or what made it not (CONTENDED on a loaded machine, ...)
