@@ -202,9 +202,7 @@ def test_a_verdict_with_only_a_contended_caution_does_not_say_no_rule_fired() ->
     S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4)
     quiet = verdict(analyse(recorded(sim)))
     assert quiet.startswith("**No problem found:** no rule fired on any run."), quiet
-    for s in sim.samples:
-        if s.get("kind") == "tree" and s.get("run") == "sequential":
-            s["per_core"] = [100.0, 100.0]
+    _contend(sim, "sequential")
     loaded = verdict(analyse(recorded(sim)))
     assert "no rule fired" not in loaded, loaded
     assert "only the measurement's caution (CONTENDED) fired" in loaded
@@ -322,9 +320,7 @@ def test_an_efficiency_divided_by_a_contended_baseline_is_not_healthy() -> None:
     sim = with_baseline()
     S.simulate(sim, "pool", start=20, workers=2, separate_pids=True, trials=4)
     assert codes(recorded(sim))["pool"] == [F.HEALTHY]  # the same runs, quiet
-    for s in sim.samples:
-        if s.get("kind") == "tree" and s.get("run") == "sequential":
-            s["per_core"] = [100.0, 100.0]  # others took the core the baseline left
+    _contend(sim, "sequential")  # others took the core the baseline left
     got = codes(recorded(sim))
     assert got["sequential"] == [F.CONTENDED, F.HEALTHY]
     assert got["pool"] == [], got  # nothing wrong seen, and no health claimed on that evidence

@@ -79,9 +79,13 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
     runnable = [runnable_threads(s) for s in tree]
     # By (node, pid): merged cluster samples hold processes of several machines (node None here).
     pid_cpu: dict[tuple[Any, int], list[float]] = {}
+    by_nice: dict[int, float] = {}  # the tree's CPU by niceness (a row without "nice" ran at 0)
     for s in tree:
         for p in s.get("procs") or []:
-            pid_cpu.setdefault(proc_key(p), []).append(float(p.get("cpu_pct") or 0))
+            cpu = float(p.get("cpu_pct") or 0)
+            pid_cpu.setdefault(proc_key(p), []).append(cpu)
+            nice = int(p.get("nice") or 0)
+            by_nice[nice] = by_nice.get(nice, 0.0) + cpu
     busiest = max(pid_cpu, key=lambda key: sum(pid_cpu[key]), default=None)
     seconds = sum(float(s.get("interval") or 0) for s in tree)
     invol = sum(int(s.get("ctx_invol_delta") or 0) for s in tree)
@@ -90,12 +94,6 @@ def tree_sample_figures(tree: list[TreeSample], usable: int) -> dict[str, Any]:
     counted = invol + sum(int(s.get("ctx_vol_delta") or 0) for s in tree) > 0
     foreign = [f for s in tree if (f := foreign_cores(s)) is not None]
     observed = [observer_cores(s) for s in tree if s.get("observer_cpu_s") is not None]
-    # CPU of the tree's processes by niceness (a row without "nice" ran at 0).
-    by_nice: dict[int, float] = {}
-    for s in tree:
-        for p in s.get("procs") or []:
-            nice = int(p.get("nice") or 0)
-            by_nice[nice] = by_nice.get(nice, 0.0) + float(p.get("cpu_pct") or 0)
     total = sum(by_nice.values())
     niced = {n: c for n, c in by_nice.items() if n > 0 and c > 0}
     return {
